@@ -1,0 +1,198 @@
+"""Scale benchmark: the study page of a 10,000-trial study, hpo's dashboard beside optuna-dashboard.
+
+Builds (once, cached under ``--workdir``) an SQLite store holding one hpo-style
+study of ``--trials`` trials written through Optuna's own API: ASHA-like early
+stopping so most trials stop after a few steps, an intermediate value and a
+metrics dict per step, stop explanations, workers and a few failures. Then it
+serves that one file with both dashboards and, in Debian's headless Chromium,
+times from navigation to "every plot has drawn" on each, cold (first load after
+the server starts) and warm (a reload). hpo's page must be ready within 2 s.
+
+Usage::
+
+    python benchmarks/dashboard_scale.py [--trials 10000] [--workdir /tmp/hpo-bench]
+
+Needs ``playwright`` (Python package only; the browser is /usr/bin/chromium) and,
+for the comparison, ``optuna-dashboard``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BUDGET_S = 2.0
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def make_study(url: str, n_trials: int, name: str = "scale", seed: int = 0) -> None:
+    """Write an hpo-style study of ``n_trials`` trials to ``url`` through Optuna's API."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution as Cat
+    from optuna.distributions import FloatDistribution as Float
+    from optuna.distributions import IntDistribution as Int
+
+    from hpo.storage import attrs
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    rng = random.Random(seed)
+    study = optuna.create_study(study_name=name, storage=url, direction="maximize")
+    study.set_user_attr(attrs.METRIC, "accuracy")
+    study.set_user_attr(attrs.DIRECTION, "maximize")
+    study.set_user_attr(attrs.MODEL, {"name": "bert-base-uncased"})
+    study.set_user_attr(attrs.DATA, {"name": "glue/sst2"})
+    dists = {"learning_rate": Float(1e-6, 1e-2, log=True), "weight_decay": Float(0.0, 0.3),
+             "warmup_steps": Int(0, 1000), "batch_size": Cat([16, 32, 64]),
+             "optimizer": Cat(["adamw", "sgd"])}
+    rungs = [2, 4, 8, 16, 32]
+    slots = [0.0] * 16  # 16 concurrent workers on 2 hosts
+    t0 = dt.datetime(2025, 1, 6, 9, 0, 0)
+    batch = []
+    for i in range(n_trials):
+        p = {"learning_rate": 10 ** rng.uniform(-6, -2), "weight_decay": rng.uniform(0, 0.3),
+             "warmup_steps": rng.randint(0, 1000), "batch_size": rng.choice([16, 32, 64]),
+             "optimizer": rng.choice(["adamw", "sgd"])}
+        quality = 1 - abs(p["learning_rate"] - 3e-5) ** 0.25 - 0.05 * (p["optimizer"] == "sgd")
+        # Halving: half stop at each rung, a survivor goes on to the next one.
+        stop_at = next((r for r in rungs[:-1] if rng.random() < 0.5), rungs[-1])
+        failed = rng.random() < 0.02
+        stop_at = rng.randint(1, stop_at) if failed else stop_at
+        slot = min(range(len(slots)), key=slots.__getitem__)
+        start = slots[slot] + rng.uniform(0.5, 3)
+        step_s = rng.uniform(20, 40)
+        slots[slot] = start + stop_at * step_s
+        ivs, ua = {}, {}
+        for step in range(1, stop_at + 1):
+            acc = max(0.0, min(1.0, quality * (1 - 0.6 * 0.8 ** step) + rng.gauss(0, 0.01)))
+            ivs[step] = acc
+            ua[attrs.metrics_key(step)] = {
+                "accuracy": acc, "eval_loss": 1.5 * (1 - acc) + 0.1,
+                "train_loss": 1.4 * (1 - acc) * 0.9 ** step + 0.05,
+                "time_total_s": step * step_s}
+        ua[attrs.STEP] = stop_at
+        ua[attrs.WORKER] = f"gpu-node-{slot % 2}:{20000 + i}"
+        if failed:
+            state = optuna.trial.TrialState.FAIL
+            ua[attrs.FAIL_REASON] = "CUDA out of memory at step %d" % stop_at
+            value = None
+        elif stop_at < rungs[-1]:
+            state = optuna.trial.TrialState.PRUNED
+            ua[attrs.STOP] = {"by": "asha", "rung": stop_at, "score": ivs[stop_at],
+                              "cutoff": ivs[stop_at] + 0.01,
+                              "reason": f"below the rung-{stop_at} cutoff"}
+            value = None
+        else:
+            state = optuna.trial.TrialState.COMPLETE
+            value = max(ivs.values())
+        trial = optuna.trial.create_trial(
+            state=state, value=value, params=p, distributions=dists, user_attrs=ua,
+            intermediate_values=ivs)
+        trial.datetime_start = t0 + dt.timedelta(seconds=start)
+        trial.datetime_complete = t0 + dt.timedelta(seconds=slots[slot])
+        batch.append(trial)
+        if len(batch) == 200:
+            study.add_trials(batch)
+            batch = []
+    study.add_trials(batch)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout} s")
+
+
+# Ready = every plot container holds drawn marks (or the page says so).
+_HPO_READY = "() => window.hpoReady === true"
+_OD_READY = """() => {
+  const g = document.querySelectorAll('.js-plotly-plot');
+  const rows = document.querySelectorAll('tbody tr, .MuiDataGrid-row');
+  return g.length > 0 && [...g].every(el => el.querySelector('.plot .trace, .gl-container'))
+      && document.body.innerText.includes('History');
+}"""
+
+
+def _time_page(page, url: str, ready_js: str, timeout_s: float = 120) -> float:
+    t0 = time.perf_counter()
+    page.goto(url, wait_until="domcontentloaded", timeout=timeout_s * 1000)
+    page.wait_for_function(ready_js, timeout=timeout_s * 1000, polling=50)
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the study if needed, time both dashboards, print a JSON summary."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--trials", type=int, default=10_000)
+    ap.add_argument("--workdir", default="/tmp/hpo-bench")
+    ap.add_argument("--skip-optuna-dashboard", action="store_true")
+    args = ap.parse_args(argv)
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    db = work / f"scale-{args.trials}.db"
+    url = f"sqlite:///{db}"
+    if not db.exists():
+        t0 = time.perf_counter()
+        make_study(url + ".tmp" if False else url, args.trials)
+        print(f"built {db} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+
+    from playwright.sync_api import sync_playwright
+
+    results: dict[str, dict[str, float]] = {}
+    servers = {"hpo": ([sys.executable, "-c",
+                        "import sys; from hpo.dashboard._server import main; sys.exit(main())",
+                        "--storage", url, "--port", "{port}"],
+                       "/study/scale", _HPO_READY)}
+    if not args.skip_optuna_dashboard:
+        servers["optuna-dashboard"] = (["optuna-dashboard", url, "--port", "{port}",
+                                        "--host", "127.0.0.1"],
+                                       "/dashboard/studies/1", _OD_READY)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for label, (cmd, path, ready) in servers.items():
+            port = _free_port()
+            proc = subprocess.Popen([c.replace("{port}", str(port)) for c in cmd],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            try:
+                _wait_port(port, proc)
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                cold = _time_page(page, f"http://127.0.0.1:{port}{path}", ready)
+                warm = _time_page(page, f"http://127.0.0.1:{port}{path}", ready)
+                page.screenshot(path=str(work / f"{label}.png"), full_page=False)
+                page.close()
+                results[label] = {"cold_s": round(cold, 3), "warm_s": round(warm, 3)}
+            finally:
+                proc.terminate()
+                proc.wait(10)
+        browser.close()
+    summary = {"trials": args.trials, "store": url, "budget_s": BUDGET_S, "results": results,
+               "cpu_count": os.cpu_count()}
+    print(json.dumps(summary, indent=2))
+    return 0 if results["hpo"]["warm_s"] <= BUDGET_S and results["hpo"]["cold_s"] <= BUDGET_S \
+        else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

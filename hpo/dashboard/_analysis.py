@@ -1,0 +1,175 @@
+"""Derived analyses: parameter importance (Optuna's evaluators), contour grid, Pareto front."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from hpo.dashboard._extract import ParamAxis, ParamData, _finite
+from hpo.dashboard._store import StudySnapshot
+from hpo.storage import attrs
+
+EVALUATORS = ("ped-anova", "fanova", "mean-decrease-impurity")
+
+
+@dataclass(frozen=True)
+class Importance:
+    """Normalised importance per parameter, most important first (empty: not computable)."""
+
+    evaluator: str
+    n_trials: int
+    importances: tuple[tuple[str, float], ...]
+    note: str = ""
+
+
+def _evaluator(name: str) -> Any:
+    import optuna.importance as oi
+
+    if name == "ped-anova":
+        return oi.PedAnovaImportanceEvaluator()
+    if name == "fanova":
+        return oi.FanovaImportanceEvaluator(seed=0)
+    if name == "mean-decrease-impurity":
+        return oi.MeanDecreaseImpurityImportanceEvaluator(seed=0)
+    raise ValueError(f"importance evaluator {name!r} is not one of {list(EVALUATORS)}")
+
+
+def importance(snap: StudySnapshot, evaluator: str = "ped-anova",
+               objective: int = 0) -> Importance:
+    """Parameter importance of objective ``objective`` by one of Optuna's evaluators.
+
+    Raises:
+        ValueError: ``evaluator`` is not one of :data:`EVALUATORS`.
+    """
+    import optuna
+    from optuna.trial import FrozenTrial, TrialState
+
+    ev = _evaluator(evaluator)
+    done = [r for r in snap.trials if r.state == "COMPLETE" and r.values
+            and all(_finite(v) for v in r.values) and r.params]
+    if len(done) < 2:
+        return Importance(evaluator, len(done), (), "needs at least 2 completed trials")
+    directions = snap.meta.directions or ("minimize",)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study(directions=list(directions))
+    study.add_trials([
+        FrozenTrial(number=r.number, state=TrialState.COMPLETE, value=None, values=list(r.values),
+                    datetime_start=None, datetime_complete=None, params=r.params,
+                    distributions=r.distributions, user_attrs={}, system_attrs={},
+                    intermediate_values={}, trial_id=r.trial_id) for r in done])
+    target = None if len(directions) == 1 else (lambda t: t.values[objective])
+    try:
+        result = optuna.importance.get_param_importances(study, evaluator=ev, target=target)
+    except (ImportError, ModuleNotFoundError) as exc:
+        return Importance(evaluator, len(done), (), f"{evaluator} unavailable: {exc}")
+    except (RuntimeError, ValueError) as exc:  # e.g. a single distinct value per parameter
+        return Importance(evaluator, len(done), (), f"not computable: {exc}")
+    return Importance(evaluator, len(done),
+                      tuple(sorted(result.items(), key=lambda kv: -kv[1])))
+
+
+@dataclass(frozen=True)
+class Contour:
+    """Mean objective on a grid over two parameters, plus the trials themselves."""
+
+    metric: str
+    x: ParamAxis
+    y: ParamAxis
+    x_centers: tuple[float, ...]
+    y_centers: tuple[float, ...]
+    z: tuple[tuple[float | None, ...], ...]  # z[iy][ix], None: no trial in that cell
+    points_x: tuple[float, ...]
+    points_y: tuple[float, ...]
+    points_value: tuple[float, ...]
+
+
+def _edges(axis: ParamAxis, vals: list[float], bins: int) -> list[float]:
+    if axis.choices is not None:
+        return [i - 0.5 for i in range(len(axis.choices) + 1)]
+    lo, hi = min(vals), max(vals)
+    if axis.log and lo > 0:
+        lo, hi = math.log10(lo), math.log10(hi)
+    if hi == lo:
+        hi = lo + 1.0
+    edges = [lo + (hi - lo) * i / bins for i in range(bins + 1)]
+    return [10 ** e for e in edges] if axis.log and min(vals) > 0 else edges
+
+
+def contour(data: ParamData, x: str, y: str, bins: int = 20) -> Contour:
+    """Bin the completed trials over parameters ``x`` and ``y``; each cell holds the mean.
+
+    Raises:
+        KeyError: ``x`` or ``y`` is not a parameter of the study.
+    """
+    axes = {a.name: a for a in data.axes}
+    for name in (x, y):
+        if name not in axes:
+            raise KeyError(f"parameter {name!r} not in study; choose one of {sorted(axes)}")
+    ax, ay = axes[x], axes[y]
+    pts = [(vx, vy, v) for vx, vy, v in zip(ax.values, ay.values, data.objective, strict=True)
+           if vx is not None and vy is not None]
+    if not pts:
+        return Contour(data.metric, ax, ay, (), (), (), (), (), ())
+    ex = _edges(ax, [p[0] for p in pts], bins)
+    ey = _edges(ay, [p[1] for p in pts], bins)
+    from bisect import bisect_right
+
+    sums: dict[tuple[int, int], list[float]] = {}
+    for vx, vy, v in pts:
+        ix = min(max(bisect_right(ex, vx) - 1, 0), len(ex) - 2)
+        iy = min(max(bisect_right(ey, vy) - 1, 0), len(ey) - 2)
+        cell = sums.setdefault((ix, iy), [0.0, 0])
+        cell[0] += v
+        cell[1] += 1
+
+    def centers(axis: ParamAxis, e: list[float]) -> tuple[float, ...]:
+        if axis.log and e[0] > 0:
+            return tuple(math.sqrt(a * b) for a, b in zip(e, e[1:], strict=False))
+        return tuple((a + b) / 2 for a, b in zip(e, e[1:], strict=False))
+
+    z = tuple(tuple((sums[(ix, iy)][0] / sums[(ix, iy)][1]) if (ix, iy) in sums else None
+                    for ix in range(len(ex) - 1)) for iy in range(len(ey) - 1))
+    return Contour(data.metric, ax, ay, centers(ax, ex), centers(ay, ey), z,
+                   tuple(p[0] for p in pts), tuple(p[1] for p in pts), tuple(p[2] for p in pts))
+
+
+@dataclass(frozen=True)
+class Pareto:
+    """Completed trials in the plane of two objectives; ``on_front`` marks non-dominated ones."""
+
+    names: tuple[str, str]
+    directions: tuple[str, str]
+    numbers: tuple[int, ...]
+    a: tuple[float, ...]
+    b: tuple[float, ...]
+    on_front: tuple[bool, ...]
+
+
+def pareto(snap: StudySnapshot, first: int = 0, second: int = 1) -> Pareto | None:
+    """Pareto front over objectives ``first`` and ``second``; None for single-objective studies."""
+    dirs = snap.meta.directions
+    if len(dirs) < 2:
+        return None
+    done = [r for r in snap.trials if r.state == "COMPLETE" and r.values and len(r.values) > 1
+            and _finite(r.values[first]) and _finite(r.values[second])]
+    sign = [1.0 if dirs[i] == "minimize" else -1.0 for i in (first, second)]
+    # Sweep in order of the first objective (to be minimised after sign flip): a point is on
+    # the front when it beats every earlier point on the second objective.
+    order = sorted(range(len(done)), key=lambda i: (sign[0] * done[i].values[first],
+                                                    sign[1] * done[i].values[second]))
+    front = [False] * len(done)
+    best_b = math.inf
+    for i in order:
+        b = sign[1] * done[i].values[second]
+        if b < best_b:
+            front[i] = True
+            best_b = b
+    metric = snap.meta.user_attrs.get(attrs.METRIC)
+    if isinstance(metric, (list, tuple)) and len(metric) > max(first, second):
+        names = (str(metric[first]), str(metric[second]))
+    else:
+        names = (f"objective {first}", f"objective {second}")
+    return Pareto(names, (dirs[first], dirs[second]), tuple(r.number for r in done),
+                  tuple(r.values[first] for r in done), tuple(r.values[second] for r in done),
+                  tuple(front))

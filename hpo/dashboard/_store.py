@@ -1,0 +1,317 @@
+"""Read hpo studies from an Optuna RDB storage, fast and while a search writes to it.
+
+Optuna's ``RDBStorage.get_all_trials`` builds ORM objects for every row and
+re-reads the whole study on every call, which takes seconds for a study of
+10,000 trials. The dashboard instead reads Optuna's tables (the schema is
+Optuna's own, taken from ``optuna.storages._rdb.models``) with a few bulk
+SELECTs, keeps finished trials in memory, and on each refresh re-reads only
+trials that are new, unfinished, or finished so recently that a writer may
+still be adding attributes to them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+FINISHED = frozenset({"COMPLETE", "PRUNED", "FAIL"})
+# A finished trial is re-read until it has looked finished for this long: hpo
+# may write the stop explanation just after Optuna's state change, and a
+# reader that is not inside one snapshot can see a half-written trial.
+SETTLE_S = 10.0
+_CHUNK = 500  # ids per IN (...) clause; SQLite caps bound variables.
+
+
+class StoreError(RuntimeError):
+    """The storage cannot be opened or read, or a study is missing."""
+
+
+@dataclass(slots=True)
+class TrialRecord:
+    """One trial as the dashboard sees it (times are UTC epoch seconds)."""
+
+    trial_id: int
+    number: int
+    state: str
+    start: float | None
+    complete: float | None
+    values: tuple[float, ...] | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    distributions: dict[str, Any] = field(default_factory=dict)
+    intermediate: dict[int, float] = field(default_factory=dict)
+    user_attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StudyMeta:
+    """Study-level facts: name, directions and hpo's study attributes."""
+
+    study_id: int
+    name: str
+    directions: tuple[str, ...]
+    user_attrs: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StudySnapshot:
+    """A consistent view of one study; ``revision`` changes whenever its trials do."""
+
+    meta: StudyMeta
+    trials: tuple[TrialRecord, ...]
+    revision: int
+    read_at: float
+
+
+def default_storage_url(given: str | None) -> str:
+    """The storage URL to use: ``given``, else ``$HPO_STORAGE``, else hpo's default."""
+    return given or os.environ.get("HPO_STORAGE") or "sqlite:///hpo-results/hpo.db"
+
+
+def _epoch(value: Any) -> float | None:
+    # Optuna stores naive UTC datetimes in RDB storages.
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLite without type conversion
+        import datetime as dt
+
+        value = dt.datetime.fromisoformat(value)
+    import datetime as dt
+
+    return value.replace(tzinfo=dt.timezone.utc).timestamp()
+
+
+def _name(value: Any) -> str:
+    return getattr(value, "name", None) or str(value)
+
+
+_SPECIAL = {"INF_POS": math.inf, "INF_NEG": -math.inf, "NAN": math.nan}
+
+
+class Store:
+    """Thread-safe reader of one Optuna RDB storage with a per-study trial cache.
+
+    Args:
+        url: SQLAlchemy URL of the storage, e.g. ``sqlite:///hpo-results/hpo.db``.
+
+    Raises:
+        StoreError: the URL cannot be opened or is not an Optuna storage.
+    """
+
+    def __init__(self, url: str) -> None:
+        import sqlalchemy as sa
+        from optuna.storages._rdb import models
+
+        self.url = url
+        kwargs: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            path = url.split(":///", 1)[-1]
+            if path and path != ":memory:" and not os.path.exists(path):
+                raise StoreError(f"storage {url!r}: no such file {path!r}")
+            # Writers hold the lock briefly; wait rather than fail the request.
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        try:
+            self._engine = sa.create_engine(url, **kwargs)
+            with self._engine.connect() as conn:
+                names = set(sa.inspect(conn).get_table_names())
+        except Exception as exc:  # the driver's own error type varies by dialect
+            raise StoreError(f"storage {url!r} cannot be opened: {exc}") from exc
+        if not {"studies", "trials", "version_info"} <= names:
+            raise StoreError(f"storage {url!r} is not an Optuna storage (no 'trials' table)")
+        self._sa = sa
+        self._t = {
+            "studies": models.StudyModel.__table__,
+            "directions": models.StudyDirectionModel.__table__,
+            "study_attrs": models.StudyUserAttributeModel.__table__,
+            "trials": models.TrialModel.__table__,
+            "params": models.TrialParamModel.__table__,
+            "values": models.TrialValueModel.__table__,
+            "inter": models.TrialIntermediateValueModel.__table__,
+            "attrs": models.TrialUserAttributeModel.__table__,
+        }
+        self._lock = threading.Lock()
+        self._caches: dict[str, _StudyCache] = {}
+        self._dists: dict[str, Any] = {}
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self._engine.dispose()
+
+    def _run(self, fn: Any) -> Any:
+        # SQLite answers "database is locked" past its timeout under heavy
+        # writing; a reader can always just try again.
+        for attempt in range(5):
+            try:
+                with self._engine.connect() as conn:
+                    return fn(conn)
+            except self._sa.exc.OperationalError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+        return None  # pragma: no cover
+
+    def study_names(self) -> list[str]:
+        """Names of all studies, in creation order."""
+        s = self._t["studies"]
+        rows = self._run(lambda c: c.execute(self._sa.select(s.c.study_name)
+                                             .order_by(s.c.study_id)).all())
+        return [r[0] for r in rows]
+
+    def metas(self) -> list[StudyMeta]:
+        """Every study's :class:`StudyMeta`, in creation order."""
+        sa, t = self._sa, self._t
+
+        def q(conn: Any) -> list[StudyMeta]:
+            studies = conn.execute(sa.select(t["studies"].c.study_id, t["studies"].c.study_name)
+                                   .order_by(t["studies"].c.study_id)).all()
+            dirs: dict[int, list[tuple[int, str]]] = {}
+            d = t["directions"]
+            for sid, obj, direction in conn.execute(sa.select(d.c.study_id, d.c.objective,
+                                                              d.c.direction)):
+                dirs.setdefault(sid, []).append((obj, _name(direction).lower()))
+            attrs: dict[int, dict[str, Any]] = {}
+            a = t["study_attrs"]
+            for sid, key, value in conn.execute(sa.select(a.c.study_id, a.c.key, a.c.value_json)):
+                attrs.setdefault(sid, {})[key] = json.loads(value)
+            return [StudyMeta(sid, name, tuple(v for _, v in sorted(dirs.get(sid, []))),
+                              attrs.get(sid, {})) for sid, name in studies]
+
+        return self._run(q)
+
+    def meta(self, name: str) -> StudyMeta:
+        """The :class:`StudyMeta` of study ``name``.
+
+        Raises:
+            StoreError: no study has that name.
+        """
+        for m in self.metas():
+            if m.name == name:
+                return m
+        raise StoreError(f"no study named {name!r} in {self.url!r}")
+
+    def snapshot(self, name: str) -> StudySnapshot:
+        """Current trials of study ``name``, reading only what changed since the last call.
+
+        Raises:
+            StoreError: no study has that name.
+        """
+        meta = self.meta(name)
+        with self._lock:
+            cache = self._caches.get(name)
+            if cache is None or cache.study_id != meta.study_id:
+                cache = self._caches[name] = _StudyCache(meta.study_id)
+        with cache.lock:  # one refresh per study at a time; others wait for its result
+            changed = self._run(lambda conn: self._refresh(conn, cache))
+            if changed or cache.trials_sorted is None:
+                cache.revision += int(changed)
+                cache.trials_sorted = tuple(sorted(cache.trials.values(),
+                                                   key=lambda r: r.number))
+            return StudySnapshot(meta, cache.trials_sorted, cache.revision, time.time())
+
+    def _refresh(self, conn: Any, cache: _StudyCache) -> bool:
+        sa, t = self._sa, self._t["trials"]
+        now = time.time()
+        rows = conn.execute(sa.select(t.c.trial_id, t.c.number, t.c.state, t.c.datetime_start,
+                                      t.c.datetime_complete)
+                            .where(t.c.study_id == cache.study_id)).all()
+        todo: dict[int, TrialRecord] = {}
+        seen = set()
+        for tid, number, state, start, complete in rows:
+            seen.add(tid)
+            state = _name(state)
+            old = cache.trials.get(tid)
+            if old is not None and tid not in cache.unsettled and old.state == state:
+                continue
+            rec = TrialRecord(tid, number, state, _epoch(start), _epoch(complete))
+            todo[tid] = rec
+            if state in FINISHED and (rec.complete is None or now - rec.complete > SETTLE_S) \
+                    and old is None and not cache.trials:
+                continue  # long-finished trial on the first read: settled already
+            cache.unsettled.setdefault(tid, now if state in FINISHED else math.inf)
+        gone = set(cache.trials) - seen
+        for tid in gone:
+            del cache.trials[tid]
+        if todo:
+            self._fill(conn, todo, whole_study=not cache.trials, study_id=cache.study_id)
+        changed = bool(gone)
+        for tid, rec in todo.items():
+            old = cache.trials.get(tid)
+            if old is None or _signature(old) != _signature(rec):
+                changed = True
+            cache.trials[tid] = rec
+            since = cache.unsettled.get(tid)
+            if since is None:
+                continue
+            if rec.state not in FINISHED:
+                cache.unsettled[tid] = math.inf
+            elif since == math.inf:
+                cache.unsettled[tid] = now
+            elif now - since > SETTLE_S:
+                del cache.unsettled[tid]
+        return changed
+
+    def _fill(self, conn: Any, todo: dict[int, TrialRecord], whole_study: bool,
+              study_id: int) -> None:
+        """Read params, values, intermediate values and user attrs of the trials in ``todo``."""
+        sa, t = self._sa, self._t
+        trials = t["trials"]
+
+        def rows(table: Any, *cols: Any) -> Any:
+            base = sa.select(table.c.trial_id, *cols)
+            if whole_study:
+                sub = sa.select(trials.c.trial_id).where(trials.c.study_id == study_id)
+                yield from conn.execute(base.where(table.c.trial_id.in_(sub)))
+                return
+            ids = sorted(todo)
+            for i in range(0, len(ids), _CHUNK):
+                yield from conn.execute(base.where(table.c.trial_id.in_(ids[i:i + _CHUNK])))
+
+        from optuna.distributions import json_to_distribution
+
+        p = t["params"]
+        for tid, pname, pvalue, djson in rows(p, p.c.param_name, p.c.param_value,
+                                              p.c.distribution_json):
+            rec = todo.get(tid)
+            if rec is None:
+                continue
+            dist = self._dists.get(djson)
+            if dist is None:
+                dist = self._dists[djson] = json_to_distribution(djson)
+            rec.distributions[pname] = dist
+            rec.params[pname] = dist.to_external_repr(pvalue)
+        v = t["values"]
+        vals: dict[int, dict[int, float]] = {}
+        for tid, obj, value, vtype in rows(v, v.c.objective, v.c.value, v.c.value_type):
+            vals.setdefault(tid, {})[obj] = _SPECIAL.get(_name(vtype), value)
+        for tid, by_obj in vals.items():
+            if tid in todo:
+                todo[tid].values = tuple(by_obj[k] for k in sorted(by_obj))
+        iv = t["inter"]
+        for tid, step, value, vtype in rows(iv, iv.c.step, iv.c.intermediate_value,
+                                            iv.c.intermediate_value_type):
+            if tid in todo:
+                todo[tid].intermediate[step] = _SPECIAL.get(_name(vtype), value)
+        a = t["attrs"]
+        loads = json.loads
+        for tid, key, value in rows(a, a.c.key, a.c.value_json):
+            if tid in todo:
+                todo[tid].user_attrs[key] = loads(value)
+
+
+def _signature(rec: TrialRecord) -> tuple[Any, ...]:
+    return (rec.state, rec.values, len(rec.intermediate), len(rec.user_attrs), rec.complete,
+            len(rec.params))
+
+
+class _StudyCache:
+    def __init__(self, study_id: int) -> None:
+        self.study_id = study_id
+        self.trials: dict[int, TrialRecord] = {}
+        self.unsettled: dict[int, float] = {}  # trial id -> when first seen finished (inf: not)
+        self.revision = 0
+        self.trials_sorted: tuple[TrialRecord, ...] | None = None
+        self.lock = threading.Lock()

@@ -1,0 +1,82 @@
+"""The three hooks hpo plugs into Ray Tune: a searcher, a callback and a stopper.
+
+None of them decides a trial's Optuna state; they pass facts to the
+:class:`~hpo.execution._book.Ledger`, which does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ray.tune import Callback
+from ray.tune.search import Searcher
+from ray.tune.stopper import Stopper
+
+from hpo.execution._book import Ledger
+
+
+class LedgerSearcher(Searcher):
+    """Asks the Optuna study (through the ledger) for each new config."""
+
+    def __init__(self, ledger: Ledger, metric: str, mode: str) -> None:
+        super().__init__(metric=metric, mode=mode)
+        self.ledger = ledger
+
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict,
+                              **spec: Any) -> bool:
+        return True
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        config = self.ledger.start(trial_id)
+        return Searcher.FINISHED if config is None else config
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None,
+                          error: bool = False) -> None:
+        # Outcomes are recorded by LedgerCallback, which also sees results the
+        # scheduler stopped on (searchers are not shown those).
+        return None
+
+
+def error_text(trial: Any) -> str:
+    """The error a Ray trial ended with, as text (traceback included when Ray kept it)."""
+    path = getattr(trial, "error_file", None)
+    if path and Path(path).exists():
+        text = Path(path).read_text(errors="replace").strip()
+        if text:
+            return text
+    try:
+        err = trial.get_error()
+    except Exception:  # noqa: BLE001 - best effort: the trial has failed either way
+        err = None
+    return str(err) if err else "the trial raised an error (no details were kept)"
+
+
+class LedgerCallback(Callback):
+    """Passes every result, completion and error of every trial to the ledger."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,
+                        **info: Any) -> None:
+        self.ledger.record(trial.trial_id, result)
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.ledger.finish(trial.trial_id)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.ledger.error(trial.trial_id, error_text(trial))
+
+
+class DeadlineStopper(Stopper):
+    """Stops the whole experiment once the ledger's wall-clock deadline has passed."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        return False
+
+    def stop_all(self) -> bool:
+        return self.ledger.deadline_passed()

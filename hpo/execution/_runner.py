@@ -1,0 +1,191 @@
+"""``run_search``: one search from a validated spec to a finished, truthful study."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hpo.spaces import SearchSpec, define_by_run
+from hpo.storage import open_study, resolve_url
+from hpo.trainables import resolve_trainable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What one ``run_search`` call did."""
+
+    study_name: str
+    storage_url: str
+    started: int
+    complete: int
+    pruned: int
+    failed: int
+    elapsed_s: float
+    best_value: float | None
+    best_params: dict[str, Any] | None
+    stopped_by_budget: bool
+
+
+def study_name_for(spec: SearchSpec, name: str | None) -> str:
+    return name or spec.name or Path(spec.source).stem
+
+
+def run_search(
+    spec: SearchSpec,
+    *,
+    study_name: str | None = None,
+    storage: str | None = None,
+    trials: int | None = None,
+    concurrency: int | None = None,
+    time_budget: float | None = None,
+    overwrite: bool = False,
+    seed: int | None = None,
+    progress: bool = True,
+    ray_address: str | None = None,
+    keep_ray_output: bool = False,
+) -> SearchResult:
+    """Run (or continue) the search ``spec`` describes until its budget is used.
+
+    Args:
+        spec: a validated search space (see :func:`hpo.spaces.load_space`).
+        study_name: the Optuna study; defaults to the space's ``name`` or file stem.
+        storage: storage URL; defaults to SQLite in ``./hpo-results``.
+        trials: total trials in the study, finished ones from earlier runs included.
+        concurrency: trials run at once.
+        time_budget: wall-clock seconds for this call; running trials are stopped
+            and recorded PRUNED at the step they reached when it is spent.
+        overwrite: replace an existing study made from a different experiment.
+        seed: seed of the sampler.
+        progress: draw the live progress line on stderr.
+        ray_address: join this Ray cluster instead of starting Ray here.
+        keep_ray_output: keep Ray's own result files and show worker logs.
+
+    Raises:
+        StudyMismatch: resuming with a different space, metric or direction.
+        ValueError: unknown trainable, sampler or scheduler, or bad options.
+    """
+    t0 = time.time()
+    trials = trials or spec.budget.trials
+    concurrency = concurrency or spec.concurrency
+    time_budget = time_budget if time_budget is not None else spec.budget.time_s
+    name = study_name_for(spec, study_name)
+    url = resolve_url(storage)
+
+    # Everything that can be rejected is checked before the store is touched.
+    trainable = resolve_trainable(spec.trainable)
+    from hpo.execution._samplers import make_sampler
+
+    sampler = make_sampler(spec.sampler, seed)
+
+    from hpo.execution._ray_init import quiet_environment
+
+    quiet_environment()
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    from hpo.execution._book import Ledger
+    from hpo.execution._schedulers import make_scheduler
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Optuna's ExperimentalWarning for multivariate TPE
+        study = open_study(spec, name, url, sampler, overwrite=overwrite)
+    deadline = None if time_budget is None else t0 + _working_time(time_budget)
+    ledger = Ledger(study, spec, define_by_run(spec), trials, deadline)
+    scheduler = make_scheduler(spec.scheduler, ledger, spec.budget.max_steps)
+    started_ray = False
+    display = None
+    ray_dir = tempfile.mkdtemp(prefix="hpo-ray-")
+    try:
+        if ledger.to_start > 0:
+            from hpo.execution._ray_init import ensure_ray
+
+            started_ray = ensure_ray(ray_address, show_worker_logs=keep_ray_output)
+            if progress:
+                from hpo.execution._progress import Progress
+
+                display = Progress(ledger, concurrency, time_budget)
+                display.start()
+            _fit(spec, trainable, ledger, scheduler, concurrency, ray_dir)
+    finally:
+        by_budget = ledger.deadline_passed()
+        ledger.close_all(
+            "budget" if by_budget else "interrupted",
+            f"time budget of {time_budget:g} s reached" if by_budget
+            else "the search was interrupted",
+        )
+        if display is not None:
+            display.stop()
+        if not keep_ray_output:
+            shutil.rmtree(ray_dir, ignore_errors=True)
+        if started_ray:
+            import ray
+
+            ray.shutdown()
+    best_value = best_params = None
+    try:
+        best = study.best_trial
+        best_value, best_params = best.value, best.params
+    except ValueError:
+        pass
+    c = ledger.counts
+    return SearchResult(
+        study_name=name, storage_url=url, started=ledger.started, complete=c.complete,
+        pruned=c.pruned, failed=c.failed, elapsed_s=time.time() - t0,
+        best_value=best_value, best_params=best_params, stopped_by_budget=by_budget,
+    )
+
+
+def _working_time(budget: float) -> float:
+    # Leave room for stopping trials and shutting Ray down, so the call as a whole
+    # ends within the budget rather than a teardown after it.
+    return max(budget * 0.5, budget - min(0.02 * budget + 2.0, 15.0))
+
+
+def _fit(spec: SearchSpec, trainable: Any, ledger: Any, scheduler: Any, concurrency: int,
+         ray_dir: str) -> None:
+    from ray import tune
+
+    from hpo.execution._ray_glue import DeadlineStopper, LedgerCallback, LedgerSearcher
+    from hpo.trainables._wrap import wrap_for_ray
+
+    mode = "max" if ledger.sign > 0 else "min"
+    resources = {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}
+    tuner = tune.Tuner(
+        tune.with_resources(wrap_for_ray(trainable), resources),
+        tune_config=tune.TuneConfig(
+            search_alg=LedgerSearcher(ledger, ledger.metric, mode),
+            scheduler=scheduler,
+            num_samples=ledger.to_start,
+            max_concurrent_trials=concurrency,
+            reuse_actors=True,
+            trial_name_creator=_trial_name,
+            trial_dirname_creator=_trial_name,
+        ),
+        run_config=tune.RunConfig(
+            name="search",
+            storage_path=ray_dir,
+            verbose=0,
+            callbacks=[LedgerCallback(ledger)],
+            stop=DeadlineStopper(ledger),
+            failure_config=tune.FailureConfig(max_failures=0),
+            log_to_file=False,
+        ),
+    )
+    # Ray's result grid warns that the result files hpo switched off are missing.
+    analysis_log = logging.getLogger("ray.tune.analysis.experiment_analysis")
+    analysis_log.setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tuner.fit()
+
+
+def _trial_name(trial: Any) -> str:
+    return f"trial_{trial.trial_id}"

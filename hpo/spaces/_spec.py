@@ -1,0 +1,110 @@
+"""The validated, frozen form of a search-space file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from hpo.spaces._params import Param
+
+SAMPLERS = ("tpe", "random", "gp", "cmaes", "qmc", "nsga2")
+SCHEDULERS = ("asha", "hyperband", "median", "fifo")
+VALUE_MODES = ("best", "last")
+DIRECTIONS = ("maximize", "minimize")
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What a trial is scored by.
+
+    Attributes:
+        metric: name of the reported metric to optimise.
+        direction: ``maximize`` or ``minimize``.
+        value: ``best`` (the best reported score, default) or ``last``.
+    """
+
+    metric: str
+    direction: str = "maximize"
+    value: str = "best"
+
+    @property
+    def sign(self) -> float:
+        return 1.0 if self.direction == "maximize" else -1.0
+
+
+@dataclass(frozen=True)
+class Component:
+    """A sampler or scheduler chosen by name, with its keyword options."""
+
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """When the search stops.
+
+    Attributes:
+        trials: total trials in the study (finished ones count on resume).
+        time_s: wall-clock limit of one ``hpo run`` in seconds.
+        max_steps: most reports a trial makes; the scheduler's ``max_t``.
+    """
+
+    trials: int = 20
+    time_s: float | None = None
+    max_steps: int = 3
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpu: float = 1.0
+    gpu: float = 0.0
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """A whole search: what to train, on what, how to score it and what to vary."""
+
+    source: str
+    text: str
+    trainable: str
+    params: tuple[Param, ...]
+    objective: Objective
+    name: str | None = None
+    description: str = ""
+    model: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    sampler: Component = field(default_factory=lambda: Component("tpe"))
+    scheduler: Component = field(default_factory=lambda: Component("asha"))
+    budget: Budget = field(default_factory=Budget)
+    concurrency: int = 1
+    resources: Resources = field(default_factory=Resources)
+
+    def identity(self) -> dict[str, Any]:
+        """What makes two searches the same experiment (budgets and sampler excluded)."""
+        return {
+            "trainable": self.trainable,
+            "params": [_param_identity(p) for p in self.params],
+            "metric": self.objective.metric,
+            "direction": self.objective.direction,
+            "value": self.objective.value,
+            "model": self.model,
+            "data": self.data,
+        }
+
+    def fingerprint(self) -> str:
+        blob = json.dumps(self.identity(), sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def fixed_values(self) -> dict[str, Any]:
+        from hpo.spaces._params import FixedParam
+
+        return {p.name: p.value for p in self.params if isinstance(p, FixedParam)}
+
+
+def _param_identity(param: Param) -> dict[str, Any]:
+    out = asdict(param)
+    out["type"] = type(param).__name__
+    return out

@@ -1,0 +1,59 @@
+"""Where studies live: the storage URL and the engine settings that make it safe."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import optuna
+
+ENV_VAR = "HPO_STORAGE"
+DEFAULT_DIR = "hpo-results"
+
+
+def resolve_url(url: str | None) -> str:
+    """The storage URL: the argument, else ``$HPO_STORAGE``, else SQLite in ./hpo-results."""
+    if url:
+        return url
+    if os.environ.get(ENV_VAR):
+        return os.environ[ENV_VAR]
+    return f"sqlite:///{Path(DEFAULT_DIR).resolve() / 'hpo.db'}"
+
+
+def _engine_kwargs(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        # A long busy timeout instead of "database is locked" when a reader (the
+        # dashboard) or a second driver holds the file for a moment.
+        return {"connect_args": {"timeout": 60}}
+    return {"pool_pre_ping": True}
+
+
+def _sqlite_pragmas(engine: Any) -> None:
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # WAL lets readers (dashboards) read while a search writes; NORMAL sync keeps
+        # every commit durable against a process crash at a fraction of FULL's cost.
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+
+def open_storage(url: str | None = None) -> optuna.storages.RDBStorage:
+    """An Optuna RDB storage for ``url`` (see :func:`resolve_url`), creating SQLite's folder."""
+    import optuna
+
+    url = resolve_url(url)
+    if url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///"):])
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+    storage = optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+    if url.startswith("sqlite"):
+        _sqlite_pragmas(storage.engine)
+        storage.engine.dispose()  # reconnect so the pragmas apply to every connection
+    return storage

@@ -1,0 +1,66 @@
+"""Names of the attributes hpo stores on Optuna studies and trials.
+
+Everything hpo knows beyond Optuna's own columns lives in ``user_attrs`` under
+these keys, so any Optuna tool (``optuna.load_study``, optuna-dashboard) can open
+an hpo study and hpo's own readers (CLI, dashboards) agree on one contract.
+
+Study attributes:
+    SPACE_TEXT: the search-space file's text, as given.
+    SPACE_PATH: the path it was read from.
+    FINGERPRINT: hash of what makes two searches "the same experiment"
+        (parameters, objective metric and direction, trainable, model, data).
+    METRIC, DIRECTION: the objective, e.g. ``"accuracy"``, ``"maximize"``.
+    MODEL, DATA: identity dictionaries of the model and the data set.
+    VERSIONS: package versions of the run that created the study.
+    SETTINGS: sampler, scheduler and budget settings of the search.
+    IDENTITY: the parts the fingerprint hashes, kept to explain a mismatch.
+
+Trial attributes:
+    STEP: last step (``training_iteration``) the trial reported.
+    BEST_STEP: step whose score became the trial's value.
+    VALUE_MODE: ``"best"`` or ``"last"``.
+    STOP: why a trial was stopped early, a dict with keys ``by`` (scheduler
+        name or ``"budget"``), ``rung`` (step of the decision), ``score`` (the
+        trial's score there), ``cutoff`` (the score it needed) and ``reason``
+        (a sentence).
+    FAIL_REASON: why a trial failed (error text or a bad-value description).
+    WORKER: ``host:pid`` of the process that ran the trial.
+    METRICS_PREFIX: ``f"{METRICS_PREFIX}{step:06d}"`` holds every numeric metric
+        the trial reported at that step (objective, losses, accuracies, time).
+"""
+
+from __future__ import annotations
+
+SPACE_TEXT = "hpo:space_text"
+SPACE_PATH = "hpo:space_path"
+FINGERPRINT = "hpo:fingerprint"
+METRIC = "hpo:metric"
+DIRECTION = "hpo:direction"
+MODEL = "hpo:model"
+DATA = "hpo:data"
+VERSIONS = "hpo:versions"
+SETTINGS = "hpo:settings"
+IDENTITY = "hpo:identity"
+
+STEP = "hpo:step"
+BEST_STEP = "hpo:best_step"
+VALUE_MODE = "hpo:value_mode"
+STOP = "hpo:stop"
+FAIL_REASON = "hpo:fail_reason"
+WORKER = "hpo:worker"
+METRICS_PREFIX = "hpo:metrics:"
+
+
+def metrics_key(step: int) -> str:
+    """Key of the metrics reported at ``step``."""
+    return f"{METRICS_PREFIX}{step:06d}"
+
+
+def metrics_history(user_attrs: dict[str, object]) -> list[tuple[int, dict[str, float]]]:
+    """Every ``(step, metrics)`` pair stored on a trial, in step order."""
+    out = []
+    for key, value in user_attrs.items():
+        if key.startswith(METRICS_PREFIX) and isinstance(value, dict):
+            out.append((int(key[len(METRICS_PREFIX):]), value))
+    out.sort(key=lambda kv: kv[0])
+    return out

@@ -1,0 +1,10 @@
+"""Trainables: the functions a search runs, and the API they report through."""
+
+from __future__ import annotations
+
+from hpo.trainables._context import TrialContext, report, should_stop, trial_context
+from hpo.trainables._registry import BUILTINS, resolve_trainable
+
+__all__ = [
+    "BUILTINS", "TrialContext", "report", "resolve_trainable", "should_stop", "trial_context",
+]

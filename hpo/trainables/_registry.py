@@ -1,0 +1,38 @@
+"""Finding a trainable by name: built-in names or ``module:function``."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+Trainable = Callable[[dict[str, Any]], Any]
+
+#: Built-in trainables, imported only when used.
+BUILTINS = {
+    "text_classification": "hpo.trainables.text:train_text_classifier",
+    "synthetic": "hpo.trainables.synthetic:train_synthetic",
+}
+
+
+def resolve_trainable(name: str) -> Trainable:
+    """The function a space's ``trainable`` names.
+
+    Raises:
+        ValueError: the name is neither built in nor an importable ``module:function``.
+    """
+    target = BUILTINS.get(name, name)
+    if ":" not in target:
+        raise ValueError(
+            f"unknown trainable {name!r}: use one of {', '.join(sorted(BUILTINS))} "
+            "or 'package.module:function'"
+        )
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"trainable {name!r}: cannot import module {module_name!r}: {exc}") from exc
+    fn = getattr(module, attr, None)
+    if not callable(fn):
+        raise ValueError(f"trainable {name!r}: module {module_name!r} has no function {attr!r}")
+    return fn
