@@ -58,7 +58,8 @@ def sample_beta(alpha: float, generator: torch.Generator) -> float:
     Returns:
         A float in [0, 1].
     """
-    seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator,
+                             device=generator.device).item())
     return float(np.random.default_rng(seed).beta(alpha, alpha))
 
 
@@ -86,7 +87,8 @@ def soft_labels(labels: Tensor, num_classes: int | None, dtype: torch.dtype) -> 
 
 def random_partner(batch_size: int, generator: torch.Generator, device: torch.device) -> Tensor:
     """A random permutation: example ``i`` is mixed with example ``perm[i]``."""
-    return torch.randperm(batch_size, generator=generator).to(device)
+    return torch.randperm(batch_size, generator=generator,
+                          device=generator.device).to(device)
 
 
 def mixup_embeddings(
@@ -190,8 +192,8 @@ def cutmix_images(
     # Box with area (1 - lam) * H * W, centred anywhere and clipped to the image.
     cut = (1.0 - lam) ** 0.5
     box_h, box_w = int(height * cut), int(width * cut)
-    cy = int(torch.randint(0, height, (1,), generator=generator))
-    cx = int(torch.randint(0, width, (1,), generator=generator))
+    cy = int(torch.randint(0, height, (1,), generator=generator, device=generator.device))
+    cx = int(torch.randint(0, width, (1,), generator=generator, device=generator.device))
     y0, y1 = max(cy - box_h // 2, 0), min(cy + box_h // 2, height)
     x0, x1 = max(cx - box_w // 2, 0), min(cx + box_w // 2, width)
     perm = random_partner(images.shape[0], generator, images.device)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -53,9 +54,10 @@ def importance(snap: StudySnapshot, evaluator: str = "ped-anova",
     directions = snap.meta.directions or ("minimize",)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = optuna.create_study(directions=list(directions))
+    stamp = datetime.datetime(2000, 1, 1)  # evaluators ignore times; Optuna requires them
     study.add_trials([
         FrozenTrial(number=r.number, state=TrialState.COMPLETE, value=None, values=list(r.values),
-                    datetime_start=None, datetime_complete=None, params=r.params,
+                    datetime_start=stamp, datetime_complete=stamp, params=r.params,
                     distributions=r.distributions, user_attrs={}, system_attrs={},
                     intermediate_values={}, trial_id=r.trial_id) for r in done])
     target = None if len(directions) == 1 else (lambda t: t.values[objective])

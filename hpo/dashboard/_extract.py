@@ -168,6 +168,7 @@ class History:
     values: tuple[float, ...]
     best_by_number: tuple[float, ...]
     times: tuple[float, ...]  # completion times, ascending
+    time_values: tuple[float, ...]  # values in completion order
     best_by_time: tuple[float, ...]
 
 
@@ -190,7 +191,7 @@ def history(snap: StudySnapshot, objective: int = 0) -> History:
         metric=objective_label(snap) if len(snap.meta.directions) <= 1 else f"objective {objective}",
         direction=direction, numbers=tuple(r.number for r in done), values=tuple(values),
         best_by_number=tuple(_running_best(values, direction)),
-        times=tuple(t for t, _ in timed),
+        times=tuple(t for t, _ in timed), time_values=tuple(v for _, v in timed),
         best_by_time=tuple(_running_best([v for _, v in timed], direction)))
 
 

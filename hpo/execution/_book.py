@@ -151,6 +151,9 @@ class Ledger:
             "number": trial.number,
             "seed": _trial_seed(self.study.study_name, trial.number),
             "deadline": self.deadline,
+            "cpus": self.spec.resources.cpu,
+            "model": self.spec.model,
+            "data": self.spec.data,
         }
         return full
 

@@ -31,6 +31,13 @@ class LedgerSearcher(Searcher):
         config = self.ledger.start(trial_id)
         return Searcher.FINISHED if config is None else config
 
+    def save(self, checkpoint_path: str) -> None:
+        # The Optuna study is the persistent state; nothing else needs saving.
+        return None
+
+    def restore(self, checkpoint_path: str) -> None:
+        return None
+
     def on_trial_complete(self, trial_id: str, result: dict | None = None,
                           error: bool = False) -> None:
         # Outcomes are recorded by LedgerCallback, which also sees results the

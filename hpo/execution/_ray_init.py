@@ -49,24 +49,18 @@ def ensure_ray(address: str | None = None, num_cpus: float | None = None,
     kwargs: dict[str, Any] = {
         "include_dashboard": False,
         "log_to_driver": show_worker_logs,
-        "logging_level": logging.WARNING,
+        # ERROR during start-up: Ray logs a notice about its token authentication at
+        # every start; hpo keeps the authentication and drops the notice.
+        "logging_level": logging.ERROR,
         "runtime_env": {"env_vars": env},
     }
     if address:
         kwargs["address"] = address
     elif num_cpus is not None:
         kwargs["num_cpus"] = num_cpus
-    ray_log = logging.getLogger("ray")
-    level = ray_log.level
-    # Ray logs a notice about its token authentication at every start; hpo keeps
-    # the authentication and drops the notice.
-    ray_log.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ray.init(**kwargs)
-    finally:
-        ray_log.setLevel(level)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ray.init(**kwargs)
     for name in ("ray", "ray.tune", "ray.train", "ray.air"):
         logging.getLogger(name).setLevel(logging.WARNING)
     return True

@@ -83,7 +83,9 @@ def run_search(
     trainable = resolve_trainable(spec.trainable)
     from hpo.execution._samplers import make_sampler
 
-    sampler = make_sampler(spec.sampler, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Optuna's ExperimentalWarning for multivariate TPE
+        sampler = make_sampler(spec.sampler, seed)
 
     from hpo.execution._ray_init import quiet_environment
 

@@ -26,12 +26,18 @@ class TrialContext:
         seed: a seed derived from the study and trial number.
         deadline: wall-clock time (``time.time()``) by which the search must end.
         reporter: where :func:`report` sends metrics.
+        cpus: CPUs reserved for the trial (set torch's thread count from it).
+        model: the space's ``model`` section.
+        data: the space's ``data`` section.
         history: every metrics dict reported so far in this process for the trial.
     """
 
     number: int = -1
     seed: int = 0
     deadline: float | None = None
+    cpus: float = 1.0
+    model: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
     reporter: Callable[[dict[str, Any]], None] | None = None
     stop_check: Callable[[], bool] | None = None
     history: list[dict[str, Any]] = field(default_factory=list)

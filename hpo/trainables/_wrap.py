@@ -42,6 +42,9 @@ def wrap_for_ray(fn: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any
             number=int(facts.get("number", -1)),
             seed=int(facts.get("seed", 0)),
             deadline=facts.get("deadline"),
+            cpus=float(facts.get("cpus", 1.0)),
+            model=dict(facts.get("model") or {}),
+            data=dict(facts.get("data") or {}),
             reporter=_ray_report,
             stop_check=_ray_stop_requested,
         )

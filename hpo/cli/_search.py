@@ -1,0 +1,82 @@
+"""``hpo validate`` and ``hpo run``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from hpo.cli._common import EXIT_BAD_INPUT, EXIT_MISMATCH, add_storage
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from hpo.spaces import SpaceError, load_space
+
+    failed = 0
+    for path in args.spaces:
+        try:
+            spec = load_space(path)
+        except SpaceError as exc:
+            print(exc, file=sys.stderr)
+            failed += 1
+            continue
+        names = ", ".join(p.name for p in spec.params)
+        print(f"{path}: ok ({len(spec.params)} parameters: {names}; objective "
+              f"{spec.objective.direction} {spec.objective.metric}; sampler {spec.sampler.name},"
+              f" scheduler {spec.scheduler.name}; fingerprint {spec.fingerprint()})")
+    return EXIT_BAD_INPUT if failed else 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from hpo.spaces import SpaceError, load_space
+    from hpo.storage import StudyMismatch
+
+    try:
+        spec = load_space(args.space)
+    except SpaceError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from hpo.execution import run_search
+
+    try:
+        result = run_search(
+            spec, study_name=args.study, storage=args.storage, trials=args.trials,
+            concurrency=args.concurrency, time_budget=args.time_budget,
+            overwrite=args.overwrite, seed=args.seed, progress=not args.quiet,
+            ray_address=args.address, keep_ray_output=args.ray_output,
+        )
+    except StudyMismatch as exc:
+        print(f"hpo run: {exc}", file=sys.stderr)
+        return EXIT_MISMATCH
+    except ValueError as exc:
+        print(f"hpo run: {args.space}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    best = "-" if result.best_value is None else f"{result.best_value:.4g}"
+    budget = " (time budget reached)" if result.stopped_by_budget else ""
+    print(f"study {result.study_name}: {result.started} trials run this time in "
+          f"{result.elapsed_s:.0f} s{budget}: {result.complete} complete, {result.pruned} "
+          f"pruned, {result.failed} failed; best {spec.objective.metric} {best}")
+    print(f"  hpo show {result.study_name}    hpo best {result.study_name} --format yaml")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("validate", help="check search-space files without running anything")
+    p.add_argument("spaces", nargs="+", metavar="SPACE_YAML")
+    p.set_defaults(func=_validate)
+
+    p = sub.add_parser("run", help="run or continue a search")
+    p.add_argument("space", metavar="SPACE_YAML")
+    p.add_argument("--study", help="study name (default: the space's name or file stem)")
+    add_storage(p)
+    p.add_argument("--trials", type=int, help="total trials in the study, earlier runs included")
+    p.add_argument("--concurrency", type=int, help="trials at once")
+    p.add_argument("--time-budget", type=float, metavar="SECONDS",
+                   help="wall-clock limit; running trials are stopped and recorded as PRUNED")
+    p.add_argument("--seed", type=int, help="sampler seed")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a study of the same name made from a different experiment")
+    p.add_argument("--address", help="Ray cluster address to join (default: start Ray here)")
+    p.add_argument("--quiet", action="store_true", help="no live progress line")
+    p.add_argument("--ray-output", action="store_true",
+                   help="keep Ray's result files and show worker logs")
+    p.set_defaults(func=_run)

@@ -1,0 +1,339 @@
+"""Plotly figures rendered from the info objects of ``_extract``, ``_analysis`` and friends.
+
+Large studies are drawn with a handful of WebGL traces (one per trial state, trials
+separated by NaN gaps) rather than one trace per trial: 10,000 traces take plotly.js
+seconds to lay out, a few long ones take milliseconds. Times go to plotly as
+milliseconds since the epoch on date axes, so arrays stay numeric and compact.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from hpo.dashboard._analysis import Contour, Importance, Pareto
+from hpo.dashboard._compare import Progress
+from hpo.dashboard._extract import Curves, History, ParamAxis, ParamData
+from hpo.dashboard._timeline import Timeline
+
+STATE_COLORS = {"COMPLETE": "#1f77b4", "PRUNED": "#ff7f0e", "FAIL": "#d62728",
+                "RUNNING": "#2ca02c", "WAITING": "#9467bd"}
+STUDY_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
+                "#e377c2", "#7f7f7f", "#bcbd22")
+HEIGHT = 380
+_NAN = float("nan")
+
+
+def _layout(fig: go.Figure, title: str, **kw: Any) -> go.Figure:
+    fig.update_layout(title={"text": title, "x": 0.01, "font": {"size": 15}},
+                      template="plotly_white", height=kw.pop("height", HEIGHT),
+                      margin=kw.pop("margin", {"l": 60, "r": 20, "t": 50, "b": 50}),
+                      legend={"orientation": "h", "y": -0.18, "x": 0}, **kw)
+    return fig
+
+
+def _ms(seconds: Any) -> np.ndarray:
+    return np.asarray(seconds, dtype=float) * 1000.0
+
+
+def _notes(notes: list[str], limit: int = 300) -> list[str]:
+    # Thousands of identical sentences would dominate the payload: past ``limit``
+    # marks keep the decision (who, where, score, cutoff) and drop the prose.
+    if len(notes) <= limit:
+        return notes
+    return [n.split(": ", 1)[0] if n.startswith("stopped") else n for n in notes]
+
+
+def empty_figure(title: str, message: str) -> go.Figure:
+    """A figure that says why there is nothing to draw."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper",
+                       yref="paper", font={"size": 14, "color": "#666"})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _layout(fig, title, height=220)
+
+
+def history_figure(h: History, by: str = "number") -> go.Figure:
+    """Trial values and best so far, against trial number (``by="number"``) or wall time."""
+    title = f"Optimisation history: {h.metric} ({h.direction}) by " + (
+        "trial number" if by == "number" else "wall time (UTC)")
+    if not h.values:
+        return empty_figure(title, "No completed trial yet.")
+    fig = go.Figure()
+    if by == "number":
+        x_pts: Any = np.asarray(h.numbers)
+        y_pts, x_best, y_best = h.values, x_pts, h.best_by_number
+        fig.update_xaxes(title_text="trial number")
+    else:
+        x_pts = x_best = _ms(h.times)
+        y_pts, y_best = h.time_values, h.best_by_time
+        fig.update_xaxes(title_text="completion time (UTC)", type="date")
+    fig.add_trace(go.Scattergl(x=x_pts, y=np.asarray(y_pts, dtype=float), mode="markers",
+                               name="trial value", marker={"size": 5, "opacity": 0.5,
+                                                           "color": STATE_COLORS["COMPLETE"]},
+                               hovertemplate="%{x}: %{y:.4g}<extra></extra>"))
+    fig.add_trace(go.Scattergl(x=np.asarray(x_best), y=np.asarray(y_best, dtype=float),
+                               mode="lines", line={"shape": "hv", "color": "#d62728",
+                                                   "width": 2}, name="best so far",
+                               hovertemplate="best %{y:.4g}<extra></extra>"))
+    fig.update_yaxes(title_text=h.metric)
+    return _layout(fig, title)
+
+
+def curves_figure(c: Curves) -> go.Figure:
+    """Every trial's curve of one metric; pruned and failed trials end in a marked point."""
+    title = f"Learning curves: {c.label}"
+    if not c.curves:
+        return empty_figure(title, f"No trial reported {c.label}.")
+    fig = go.Figure()
+    for state in ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING"):
+        group = [cv for cv in c.curves if cv.state == state]
+        if not group:
+            continue
+        n = sum(len(cv.steps) + 1 for cv in group)
+        # float32 halves the payload; trial numbers and steps stay exact below 2**24.
+        x, y, num = (np.empty(n, dtype=np.float32) for _ in range(3))
+        i = 0
+        for cv in group:
+            k = len(cv.steps)
+            x[i:i + k], y[i:i + k], num[i:i + k] = cv.steps, cv.values, cv.number
+            x[i + k] = y[i + k] = num[i + k] = _NAN
+            i += k + 1
+        dim = len(group) > 200 and state in ("PRUNED", "FAIL")
+        fig.add_trace(go.Scattergl(
+            x=x, y=y, customdata=num, mode="lines", name=f"{state.lower()} ({len(group)})",
+            line={"color": STATE_COLORS[state], "width": 1.2},
+            opacity=0.25 if dim else 0.7, legendgroup=state,
+            hovertemplate="trial %{customdata}<br>step %{x}: %{y:.4g}<extra></extra>"))
+        if state in ("PRUNED", "FAIL"):
+            fig.add_trace(go.Scattergl(
+                x=np.array([cv.steps[-1] for cv in group]),
+                y=np.array([cv.values[-1] for cv in group], dtype=float),
+                mode="markers", legendgroup=state, showlegend=False,
+                name="stopped" if state == "PRUNED" else "failed",
+                marker={"symbol": "x" if state == "PRUNED" else "circle-x", "size": 7,
+                        "color": STATE_COLORS[state]},
+                customdata=np.array([cv.number for cv in group]),
+                text=_notes([cv.note for cv in group]),
+                hovertemplate="trial %{customdata} %{text}<br>step %{x}: %{y:.4g}"
+                              "<extra></extra>"))
+    fig.update_xaxes(title_text="step")
+    fig.update_yaxes(title_text=c.label)
+    return _layout(fig, title)
+
+
+def _axis_values(axis: ParamAxis) -> tuple[np.ndarray, dict[str, Any]]:
+    vals = np.array([_NAN if v is None else v for v in axis.values], dtype=float)
+    if axis.choices is not None:
+        return vals, {"tickvals": list(range(len(axis.choices))), "ticktext": list(axis.choices),
+                      "label": axis.name, "range": [-0.5, len(axis.choices) - 0.5]}
+    if axis.log and np.nanmin(vals) > 0:
+        return np.log10(vals), {"label": f"log10 {axis.name}"}
+    return vals, {"label": axis.name}
+
+
+def parallel_figure(d: ParamData) -> go.Figure:
+    """Parallel coordinates of parameters and objective over completed trials."""
+    title = f"Parallel coordinates ({len(d.numbers)} completed trials)"
+    if not d.numbers or not d.axes:
+        return empty_figure(title, "No completed trial with parameters yet.")
+    obj = np.asarray(d.objective, dtype=float)
+    dims = [{"label": d.metric, "values": obj}]
+    for axis in d.axes:
+        vals, extra = _axis_values(axis)
+        dims.append({"values": vals, **extra})
+    fig = go.Figure(go.Parcoords(
+        dimensions=dims,
+        line={"color": obj, "colorscale": "Viridis", "showscale": True,
+              "reversescale": d.direction == "minimize",
+              "colorbar": {"title": {"text": d.metric}}}))
+    return _layout(fig, title, margin={"l": 70, "r": 40, "t": 80, "b": 30})
+
+
+def slice_figure(d: ParamData) -> go.Figure:
+    """Objective against each parameter, one panel per parameter."""
+    title = f"Slice plots: {d.metric} against each parameter"
+    if not d.numbers or not d.axes:
+        return empty_figure(title, "No completed trial with parameters yet.")
+    cols = len(d.axes)
+    fig = make_subplots(rows=1, cols=cols, shared_yaxes=True, horizontal_spacing=0.02,
+                        subplot_titles=[a.name for a in d.axes])
+    nums = np.asarray(d.numbers, dtype=float)
+    for i, axis in enumerate(d.axes, start=1):
+        if axis.choices is not None:
+            x: Any = [None if v is None else axis.choices[int(v)] for v in axis.values]
+        else:
+            x = np.array([_NAN if v is None else v for v in axis.values], dtype=float)
+        fig.add_trace(go.Scattergl(
+            x=x, y=np.asarray(d.objective, dtype=float), mode="markers", showlegend=False,
+            customdata=nums, marker={"size": 5, "color": nums, "colorscale": "Blues",
+                                     "opacity": 0.7, "showscale": i == cols,
+                                     "colorbar": {"title": {"text": "trial"}}},
+            hovertemplate="trial %{customdata}<br>%{x}: %{y:.4g}<extra></extra>"),
+            row=1, col=i)
+        if axis.log:
+            fig.update_xaxes(type="log", row=1, col=i)
+        if axis.choices is not None:
+            fig.update_xaxes(type="category", categoryorder="array",
+                             categoryarray=list(axis.choices), row=1, col=i)
+    fig.update_yaxes(title_text=d.metric, row=1, col=1)
+    return _layout(fig, title)
+
+
+def contour_figure(c: Contour) -> go.Figure:
+    """Mean objective over a grid of two parameters, with the trials overlaid."""
+    title = f"Contour: {c.metric} over {c.x.name} × {c.y.name}"
+    if not c.points_value:
+        return empty_figure(title, "No completed trial has both parameters.")
+    z = np.array([[_NAN if v is None else v for v in row] for row in c.z], dtype=float)
+    fig = go.Figure(go.Contour(
+        x=np.asarray(c.x_centers), y=np.asarray(c.y_centers), z=z, connectgaps=True,
+        colorscale="Viridis", colorbar={"title": {"text": c.metric}}, line={"width": 0.5},
+        hovertemplate=f"{c.x.name} %{{x:.3g}}<br>{c.y.name} %{{y:.3g}}<br>mean %{{z:.4g}}"
+                      "<extra></extra>"))
+    fig.add_trace(go.Scattergl(
+        x=np.asarray(c.points_x, dtype=float), y=np.asarray(c.points_y, dtype=float),
+        mode="markers", showlegend=False, marker={"size": 4, "color": "white",
+                                                  "line": {"width": 0.6, "color": "#333"}},
+        hoverinfo="skip"))
+    for axis, update in ((c.x, fig.update_xaxes), (c.y, fig.update_yaxes)):
+        if axis.choices is not None:
+            update(tickvals=list(range(len(axis.choices))), ticktext=list(axis.choices))
+        elif axis.log:
+            update(type="log")
+        update(title_text=axis.name)
+    return _layout(fig, title)
+
+
+def pareto_figure(p: Pareto) -> go.Figure:
+    """All completed trials over two objectives; the non-dominated front joined by a line."""
+    title = f"Pareto front: {p.names[0]} ({p.directions[0]}) × {p.names[1]} ({p.directions[1]})"
+    if not p.numbers:
+        return empty_figure(title, "No completed trial yet.")
+    a, b = np.asarray(p.a, dtype=float), np.asarray(p.b, dtype=float)
+    front = np.asarray(p.on_front, dtype=bool)
+    nums = np.asarray(p.numbers, dtype=float)
+    order = np.argsort(a[front])
+    fig = go.Figure()
+    fig.add_trace(go.Scattergl(x=a[~front], y=b[~front], customdata=nums[~front],
+                               mode="markers", name="dominated",
+                               marker={"color": "#aab4c3", "size": 6},
+                               hovertemplate="trial %{customdata}: (%{x:.4g}, %{y:.4g})"
+                                             "<extra></extra>"))
+    fig.add_trace(go.Scatter(x=a[front][order], y=b[front][order],
+                             customdata=nums[front][order], mode="lines+markers",
+                             name="Pareto front", line={"shape": "hv", "color": "#d62728"},
+                             marker={"size": 8},
+                             hovertemplate="trial %{customdata}: (%{x:.4g}, %{y:.4g})"
+                                           "<extra></extra>"))
+    fig.update_xaxes(title_text=p.names[0])
+    fig.update_yaxes(title_text=p.names[1])
+    return _layout(fig, title)
+
+
+def timeline_figure(t: Timeline) -> go.Figure:
+    """Trials as bars per worker lane, coloured by state, over the number running."""
+    title = "Timeline of trials per " + ("host lane (workers packed)" if t.packed else "worker")
+    if not t.bars:
+        return empty_figure(title, "No trial has started yet.")
+    lane_ix = {lane: i for i, lane in enumerate(t.lanes)}
+    rows = len(t.lanes)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.78, 0.22],
+                        vertical_spacing=0.04)
+    # Thick lines read as bars; Scattergl keeps 10,000 of them fast.
+    width = max(2.0, min(14.0, 260.0 / max(rows, 1)))
+    for state, color in STATE_COLORS.items():
+        group = [b for b in t.bars if b.state == state]
+        if not group:
+            continue
+        n = len(group)
+        x = np.full(3 * n, _NAN)  # epoch ms need float64
+        y, num = np.full(3 * n, _NAN, dtype=np.float32), np.full(3 * n, _NAN, dtype=np.float32)
+        x[0::3], x[1::3] = _ms([b.start for b in group]), _ms([b.end for b in group])
+        y[0::3] = y[1::3] = [lane_ix[b.lane] for b in group]
+        num[0::3] = num[1::3] = [b.number for b in group]
+        fig.add_trace(go.Scattergl(x=x, y=y, customdata=num, mode="lines",
+                                   line={"color": color, "width": width},
+                                   name=f"{state.lower()} ({n})", legendgroup=state,
+                                   hovertemplate="trial %{customdata}<extra></extra>"),
+                      row=1, col=1)
+        if state in ("PRUNED", "FAIL"):
+            fig.add_trace(go.Scattergl(
+                x=_ms([b.end for b in group]), y=[lane_ix[b.lane] for b in group],
+                customdata=np.asarray([b.number for b in group], dtype=np.float32),
+                text=_notes([b.note for b in group]),
+                mode="markers", showlegend=False, legendgroup=state,
+                marker={"symbol": "x" if state == "PRUNED" else "circle-x", "size": 7,
+                        "color": color, "line": {"width": 1, "color": "#333"}},
+                hovertemplate="trial %{customdata} %{text}<extra></extra>"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=_ms(t.concurrency_t), y=np.asarray(t.concurrency_n),
+                             mode="lines", line={"shape": "hv", "color": "#555"},
+                             name="trials running", fill="tozeroy",
+                             hovertemplate="%{y} running<extra></extra>"), row=2, col=1)
+    fig.update_yaxes(tickvals=list(range(rows)), ticktext=list(t.lanes), autorange="reversed",
+                     row=1, col=1, showgrid=False)
+    fig.update_yaxes(title_text="running", row=2, col=1)
+    fig.update_xaxes(type="date", row=1, col=1)
+    fig.update_xaxes(type="date", title_text="time (UTC)", row=2, col=1)
+    height = max(HEIGHT, min(900, 120 + 22 * rows))
+    return _layout(fig, title, height=height, margin={"l": 140, "r": 20, "t": 50, "b": 50},
+                   hovermode="closest")
+
+
+def importance_figure(imps: list[Importance], names: list[str] | None = None) -> go.Figure:
+    """Parameter importance; several studies give grouped bars, one colour per study."""
+    names = names or [""] * len(imps)
+    title = "Parameter importance" + (f" ({imps[0].evaluator})" if imps else "")
+    if not any(i.importances for i in imps):
+        notes = "; ".join(i.note for i in imps if i.note) or "nothing to assess"
+        return empty_figure(title, f"Importance not available: {notes}")
+    order: list[str] = []
+    for imp in imps:
+        order += [p for p, _ in imp.importances if p not in order]
+    fig = go.Figure()
+    for k, (imp, name) in enumerate(zip(imps, names, strict=True)):
+        vals = dict(imp.importances)
+        fig.add_trace(go.Bar(
+            y=order[::-1], x=[vals.get(p, 0.0) for p in order[::-1]], orientation="h",
+            name=f"{name} ({imp.n_trials} trials)" if name else f"{imp.n_trials} trials",
+            marker={"color": STUDY_COLORS[k % len(STUDY_COLORS)]},
+            hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
+    fig.update_xaxes(title_text="importance (normalised)", range=[0, 1.02])
+    return _layout(fig, title, barmode="group", showlegend=len(imps) > 1,
+                   height=max(HEIGHT, 90 + 28 * len(order) * max(1, len(imps))),
+                   margin={"l": 140, "r": 20, "t": 50, "b": 50})
+
+
+def progress_figure(ps: list[Progress], x: str = "elapsed") -> go.Figure:
+    """Best so far of several studies against elapsed hours (``x="elapsed"``) or compute."""
+    label = "wall time since start (hours)" if x == "elapsed" else "compute used (trial-hours)"
+    metrics = sorted({p.metric for p in ps})
+    title = f"Best so far against {'wall time' if x == 'elapsed' else 'compute'}"
+    if not any(p.best for p in ps):
+        return empty_figure(title, "No study has a completed trial yet.")
+    fig = go.Figure()
+    for k, p in enumerate(ps):
+        xs = p.elapsed_h if x == "elapsed" else p.compute_h
+        fig.add_trace(go.Scatter(
+            x=np.asarray(xs), y=np.asarray(p.best, dtype=float), mode="lines",
+            name=f"{p.name} ({p.direction})", line={"shape": "hv", "width": 2,
+                                                    "color": STUDY_COLORS[k % 10]},
+            hovertemplate=f"{p.name}<br>%{{x:.3g}} h: %{{y:.4g}}<extra></extra>"))
+    fig.update_xaxes(title_text=label)
+    fig.update_yaxes(title_text=" / ".join(metrics))
+    return _layout(fig, title)
+
+
+def to_json(fig: go.Figure) -> str:
+    """Plotly JSON of ``fig`` (numeric arrays as compact typed-array payloads)."""
+    return fig.to_json()
+
+
+def finite_or_none(x: Any) -> Any:
+    """JSON-safe number: NaN and infinities become None."""
+    return x if not isinstance(x, float) or math.isfinite(x) else None

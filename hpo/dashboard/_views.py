@@ -1,0 +1,175 @@
+"""JSON payloads of the pages: extraction + rendering per panel, cached per study revision.
+
+The HTTP layer (``_server``) only routes; the static report (``_report``) calls the
+same functions, so what the server shows and what a report file embeds agree.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import asdict
+from typing import Any
+
+from hpo.dashboard import _analysis, _compare, _extract, _figures, _timeline
+from hpo.dashboard._config import Filters
+from hpo.dashboard._store import StudySnapshot, Store
+
+STUDY_PANELS = ("history", "history_time", "curves", "parallel", "importance", "slice",
+                "contour", "pareto", "timeline")
+
+
+def _num(x: Any) -> Any:
+    return _figures.finite_or_none(x)
+
+
+def summary_dict(s: _extract.StudySummary) -> dict[str, Any]:
+    """JSON-ready :class:`~hpo.dashboard._extract.StudySummary`."""
+    d = asdict(s)
+    d["best"] = _num(s.best)
+    return d
+
+
+def table_dict(t: _extract.TrialTable) -> dict[str, Any]:
+    """JSON-ready trial table (NaN and infinities as null)."""
+    return {"columns": list(t.columns), "params": list(t.param_names),
+            "rows": [[_num(v) for v in row] for row in t.rows]}
+
+
+def study_figure(snap: StudySnapshot, panel: str, opts: dict[str, str]) -> Any:
+    """The plotly figure of one study panel (None: the panel does not apply to this study).
+
+    Raises:
+        KeyError: unknown panel, metric or parameter (the message quotes it).
+    """
+    if panel == "history":
+        return _figures.history_figure(_extract.history(snap), "number")
+    if panel == "history_time":
+        return _figures.history_figure(_extract.history(snap), "time")
+    if panel == "curves":
+        return _figures.curves_figure(_extract.curves(snap, opts.get("metric")
+                                                      or _extract.OBJECTIVE))
+    if panel == "parallel":
+        return _figures.parallel_figure(_extract.param_data(snap))
+    if panel == "slice":
+        return _figures.slice_figure(_extract.param_data(snap))
+    if panel == "importance":
+        imp = _analysis.importance(snap, opts.get("evaluator") or "ped-anova")
+        return _figures.importance_figure([imp])
+    if panel == "contour":
+        data = _extract.param_data(snap)
+        names = [a.name for a in data.axes]
+        if len(names) < 2:
+            return _figures.empty_figure("Contour", "Needs two parameters.")
+        x, y = opts.get("x") or names[0], opts.get("y") or names[1]
+        return _figures.contour_figure(_analysis.contour(data, x, y))
+    if panel == "pareto":
+        p = _analysis.pareto(snap)
+        return None if p is None else _figures.pareto_figure(p)
+    if panel == "timeline":
+        return _figures.timeline_figure(_timeline.timeline(snap))
+    raise KeyError(f"unknown panel {panel!r}; choose from {list(STUDY_PANELS)}")
+
+
+class Views:
+    """Builds page payloads from a :class:`Store`, caching figure JSON per study revision.
+
+    Args:
+        store: the storage reader.
+        cache_size: how many rendered panels to keep.
+    """
+
+    def __init__(self, store: Store, cache_size: int = 256) -> None:
+        self.store = store
+        self._cache: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+        self._size = cache_size
+        self._lock = threading.Lock()
+
+    def _cached(self, key: tuple[Any, ...], make: Any) -> str:
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        value = make()
+        with self._lock:
+            self._cache[key] = value
+            while len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+        return value
+
+    def studies(self) -> dict[str, Any]:
+        """Summaries of every study in the store."""
+        now = time.time()
+        rows = [summary_dict(_extract.summarize(self.store.snapshot(n), now))
+                for n in self.store.study_names()]
+        return {"studies": rows, "storage": self.store.url}
+
+    def revision(self, names: list[str]) -> list[int]:
+        """Current revision of each study (changes whenever its trials do)."""
+        return [self.store.snapshot(n).revision for n in names]
+
+    def study(self, name: str, panels: list[str], opts: dict[str, str]) -> str:
+        """JSON of the study page: summary, trial table and the requested panels' figures."""
+        snap = self.store.snapshot(name)
+        data = _extract.param_data(snap)
+        head = {
+            "name": name, "revision": snap.revision,
+            "summary": summary_dict(_extract.summarize(snap)),
+            "metrics": _extract.metric_names(snap),
+            "params": [a.name for a in data.axes],
+            "multi": len(snap.meta.directions) > 1,
+        }
+        parts = [json.dumps(head)[:-1]]
+        if "table" in panels:
+            table = self._cached((name, snap.revision, "table"),
+                                 lambda: json.dumps(table_dict(_extract.trial_table(snap))))
+            parts.append(f', "table": {table}')
+        figs = []
+        for panel in panels:
+            if panel == "table":
+                continue
+            key_opts = tuple(sorted(opts.items()))
+            fig_json = self._cached((name, snap.revision, panel, key_opts),
+                                    lambda p=panel: _fig_json(study_figure(snap, p, opts)))
+            figs.append(f"{json.dumps(panel)}: {fig_json}")
+        parts.append(', "figures": {' + ", ".join(figs) + "}}")
+        return "".join(parts)
+
+    def compare(self, names: list[str], panels: list[str], filters: Filters | None = None,
+                evaluator: str = "ped-anova") -> str:
+        """JSON of a comparison of ``names``: summaries, progress, best configs, importance."""
+        filters = filters or Filters()
+        snaps = [filters.apply(self.store.snapshot(n)) for n in names]
+        revs = tuple(s.revision for s in snaps)
+        key = (tuple(names), revs, tuple(panels), repr(filters), evaluator)
+        return self._cached(key, lambda: _compare_json(snaps, panels, evaluator))
+
+
+def _fig_json(fig: Any) -> str:
+    return "null" if fig is None else _figures.to_json(fig)
+
+
+def _compare_json(snaps: list[StudySnapshot], panels: list[str], evaluator: str) -> str:
+    names = [s.meta.name for s in snaps]
+    out: dict[str, Any] = {"studies": names, "revision": [s.revision for s in snaps]}
+    out["summaries"] = [summary_dict(_extract.summarize(s)) for s in snaps]
+    figs: dict[str, str] = {}
+    if "best_vs_time" in panels or "best_vs_compute" in panels:
+        prog = [_compare.progress(s) for s in snaps]
+        if "best_vs_time" in panels:
+            figs["best_vs_time"] = _figures.to_json(_figures.progress_figure(prog, "elapsed"))
+        if "best_vs_compute" in panels:
+            figs["best_vs_compute"] = _figures.to_json(_figures.progress_figure(prog, "compute"))
+    if "importance" in panels:
+        imps = [_analysis.importance(s, evaluator) for s in snaps]
+        figs["importance"] = _figures.to_json(_figures.importance_figure(imps, names))
+    if "best_configs" in panels:
+        bc = _compare.best_configs(snaps)
+        out["best_configs"] = {"studies": list(bc.studies), "rows": [
+            {"label": r.label, "values": [_num(v) for v in r.values], "differs": r.differs,
+             "kind": r.kind} for r in bc.rows]}
+    body = json.dumps(out)[:-1]
+    return body + ', "figures": {' + ", ".join(
+        f"{json.dumps(k)}: {v}" for k, v in figs.items()) + "}}"

