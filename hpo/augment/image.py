@@ -109,7 +109,7 @@ def color_jitter(images: Tensor, generator: torch.Generator, *, brightness: floa
     out = images
     if brightness > 0:
         factor = _uniform(batch, 1.0 - brightness, 1.0 + brightness, generator, dev)
-        out = blend(torch.zeros_like(out), out, factor)
+        out = (out * factor.view(-1, 1, 1, 1)).clamp(0.0, 1.0)
     if contrast > 0:
         factor = _uniform(batch, max(0.0, 1.0 - contrast), 1.0 + contrast, generator, dev)
         mean = grayscale(out).mean(dim=(1, 2, 3), keepdim=True).expand_as(out)
@@ -194,7 +194,7 @@ def random_erasing(images: Tensor, p: float, generator: torch.Generator, *,
     return torch.where(erase, noise.to(dev, images.dtype), images)
 
 
-def _check_range(name: str, value: tuple[float, float], low: float, high: float) -> None:
+def _check_range(name: str, value: tuple[float, ...], low: float, high: float) -> None:
     if len(value) != 2 or not (low < value[0] <= value[1] <= high):
         raise ValueError(f"{name} must be (lo, hi) with {low} < lo <= hi <= {high}, got {value!r}")
 

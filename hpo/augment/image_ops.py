@@ -106,7 +106,7 @@ def translate_y(images: Tensor, m: Tensor) -> Tensor:
 
 def brightness(images: Tensor, m: Tensor) -> Tensor:
     """Scale intensities by ``1 + 0.9 m``."""
-    return blend(torch.zeros_like(images), images, 1.0 + MAX_FACTOR * m)
+    return (images * (1.0 + MAX_FACTOR * m).view(-1, 1, 1, 1)).clamp(0.0, 1.0)
 
 
 def contrast(images: Tensor, m: Tensor) -> Tensor:
@@ -122,11 +122,10 @@ def color(images: Tensor, m: Tensor) -> Tensor:
 
 def sharpness(images: Tensor, m: Tensor) -> Tensor:
     """Blend with a 3x3 smoothed copy; positive ``m`` sharpens, negative blurs."""
-    channels = images.shape[1]
-    kernel = torch.ones(3, 3, dtype=images.dtype, device=images.device)
-    kernel[1, 1] = 5.0
-    kernel = (kernel / kernel.sum()).expand(channels, 1, 3, 3)
-    smooth = F.conv2d(F.pad(images, (1, 1, 1, 1), mode="replicate"), kernel, groups=channels)
+    # Kernel [[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13, written as a 3x3 box mean plus
+    # extra centre weight: pooling is much faster than a grouped convolution on CPU.
+    box = F.avg_pool2d(F.pad(images, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    smooth = (9.0 * box + 4.0 * images) / 13.0
     return blend(smooth, images, 1.0 + MAX_FACTOR * m)
 
 

@@ -129,17 +129,21 @@ def random_swap(batch: Mapping[str, Tensor], p: float, generator: torch.Generato
     segments = _segments(ids, mask, editable).tolist()
     starts = (editable & (_uniform(tuple(ids.shape), generator, ids.device) < p)).tolist()
     src = torch.arange(ids.shape[1]).repeat(ids.shape[0], 1)
-    for row, (row_edit, row_seg, row_start) in enumerate(zip(editable.tolist(), segments,
-                                                             starts)):
+    for row, (row_edit, row_seg, row_start) in enumerate(
+            zip(editable.tolist(), segments, starts, strict=True)):
         perm = src[row].tolist()
+        by_segment: dict[int, list[int]] = {}
+        for j, ok in enumerate(row_edit):
+            if ok:
+                by_segment.setdefault(row_seg[j], []).append(j)
         for i, chosen in enumerate(row_start):
-            if not chosen:
+            members = by_segment.get(row_seg[i], []) if chosen else []
+            if len(members) < 2:
                 continue
-            partners = [j for j, ok in enumerate(row_edit)
-                        if ok and j != i and row_seg[j] == row_seg[i]]
-            if partners:
-                j = partners[_randint(len(partners), generator)]
-                perm[i], perm[j] = perm[j], perm[i]
+            # Draw among the other members: skip over i's own slot.
+            k = _randint(len(members) - 1, generator)
+            j = members[k + (k >= members.index(i))]
+            perm[i], perm[j] = perm[j], perm[i]
         src[row] = torch.tensor(perm)
     return _regather(batch, src.to(ids.device), mask.sum(dim=1), 0)
 
@@ -185,7 +189,7 @@ def random_insertion(batch: Mapping[str, Tensor], p: float, generator: torch.Gen
     lengths = mask.sum(dim=1).cpu()
     row_ids_all = values.tolist()
     for row, (row_ids, row_edit, row_seg, chosen) in enumerate(
-            zip(row_ids_all, editable.tolist(), segments, chosen_all)):
+            zip(row_ids_all, editable.tolist(), segments, chosen_all, strict=True)):
         n = int(lengths[row])
         picks = [i for i, c in enumerate(chosen) if c]
         if len(picks) > width - n:  # only the free padding can take new tokens
@@ -257,7 +261,7 @@ def span_mask(batch: Mapping[str, Tensor], p: float, generator: torch.Generator,
     new_ids = ids.detach().cpu().clone()
     for row, row_edit in enumerate(editable.tolist()):
         candidates = [i for i, ok in enumerate(row_edit) if ok]
-        budget, masked = int(budgets[row]), set()
+        budget, masked = int(budgets[row]), set[int]()
         while len(masked) < budget:
             pos = candidates[_randint(len(candidates), generator)]
             length = 1 + _randint(max_span, generator)

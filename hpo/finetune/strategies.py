@@ -25,8 +25,8 @@ from torch import nn
 
 STRATEGIES = ("full", "linear_probe", "freeze_bottom", "lora")
 HEAD_NAMES = ("classifier", "score", "fc", "head")
-# Tried in order; the first pattern with a match wins, so the specific
-# transformer layouts come before the generic CNN ones.
+# The shallowest matching container wins (a ResNet's ``encoder.stages`` over the
+# ``layers`` inside each stage); on equal depth the earlier suffix wins.
 LAYER_SUFFIXES = ("encoder.layer", "encoder.layers", "transformer.layer", "transformer.h",
                   "layers", "blocks", "stages", "layer", "features")
 # Attention projections LoRA adapts by default, per naming family.
@@ -69,6 +69,10 @@ def _depth(name: str) -> int:
     return name.count(".")
 
 
+def _is_under(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
 def find_head(model: nn.Module) -> tuple[str, nn.Module]:
     """Find the classification head.
 
@@ -96,8 +100,9 @@ def find_encoder_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """Find the ordered encoder layers (or CNN blocks), bottom first.
 
     Looks for a ``ModuleList``/``Sequential`` whose name ends in one of
-    :data:`LAYER_SUFFIXES` (``bert.encoder.layer``, ``blocks``, ...), outside the
-    head; failing that, a ResNet-style run of children ``layer1``, ``layer2``, ...
+    :data:`LAYER_SUFFIXES` (``bert.encoder.layer``, ``blocks``, ...) outside the
+    head, preferring the shallowest; failing that, a ResNet-style run of children
+    ``layer1``, ``layer2``, ...
 
     Args:
         model: A classifier.
@@ -114,12 +119,13 @@ def find_encoder_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
         head_name = None
     containers = [(name, module) for name, module in model.named_modules()
                   if isinstance(module, (nn.ModuleList, nn.Sequential)) and len(module) > 0
-                  and not (head_name and (name == head_name or name.startswith(head_name + ".")))]
-    for suffix in LAYER_SUFFIXES:
-        matches = [(n, m) for n, m in containers if n == suffix or n.endswith("." + suffix)]
-        if matches:
-            name, container = min(matches, key=lambda nm: _depth(nm[0]))
-            return [(f"{name}.{child}", layer) for child, layer in container.named_children()]
+                  and not (head_name and _is_under(name, head_name))]
+    ranked = [(_depth(name), rank, name, module) for name, module in containers
+              for rank, suffix in enumerate(LAYER_SUFFIXES)
+              if name == suffix or name.endswith("." + suffix)]
+    if ranked:
+        _, _, name, container = min(ranked, key=lambda r: (r[0], r[1]))
+        return [(f"{name}.{child}", layer) for child, layer in container.named_children()]
     # torchvision ResNet keeps its stages as separate attributes layer1..layer4.
     for name, module in model.named_modules():
         numbered = [(f"{name}.{c}" if name else c, m) for c, m in module.named_children()
@@ -143,21 +149,23 @@ def parameter_depths(model: nn.Module) -> tuple[dict[str, int], int]:
     """
     layers = find_encoder_layers(model)
     prefixes = [name + "." for name, _ in layers]
+    try:
+        head_prefix: str | None = find_head(model)[0] + "."
+    except ValueError:
+        head_prefix = None
     depths: dict[str, int] = {}
     seen_layer = False
     for name, _ in model.named_parameters():
         index = next((i for i, p in enumerate(prefixes) if name.startswith(p)), None)
-        if index is not None:
+        if head_prefix is not None and name.startswith(head_prefix):
+            depths[name] = len(layers) + 1  # the head is on top wherever it was registered
+        elif index is not None:
             seen_layer = True
             depths[name] = index + 1
         else:
             # Registration order tells what feeds the layers from what they feed.
             depths[name] = len(layers) + 1 if seen_layer else 0
     return depths, len(layers)
-
-
-def _is_under(name: str, prefix: str) -> bool:
-    return name == prefix or name.startswith(prefix + ".")
 
 
 def apply_strategy(model: nn.Module, strategy: str, *, freeze_layers: int | None = None,
@@ -226,7 +234,9 @@ def _apply_lora(model: nn.Module, settings: LoraSettings) -> nn.Module:
 
     head_name, _ = find_head(model)
     targets = settings.target_modules or default_lora_targets(model)
-    config = LoraConfig(r=settings.rank, lora_alpha=settings.alpha,
+    # peft annotates lora_alpha as int but only ever divides it by r, so a
+    # sampled float alpha is fine.
+    config = LoraConfig(r=settings.rank, lora_alpha=settings.alpha,  # type: ignore[arg-type]
                         lora_dropout=settings.dropout, target_modules=list(targets),
                         modules_to_save=[head_name])
     peft_model = get_peft_model(model, config)

@@ -72,7 +72,7 @@ def protected(batch: dict[str, torch.Tensor], row: int) -> list[tuple[int, int]]
     """The row's [CLS]/[SEP] tokens with their segment ids, in order."""
     real = batch["attention_mask"][row].bool()
     pairs = zip(batch["input_ids"][row][real].tolist(),
-                batch["token_type_ids"][row][real].tolist())
+                batch["token_type_ids"][row][real].tolist(), strict=True)
     return [(t, s) for t, s in pairs if t in (CLS, SEP)]
 
 
@@ -197,7 +197,7 @@ def test_mixup_embeddings() -> None:
     assert bool((mixed.attention_mask >= mask).all())
     other = mixup_embeddings(embeds, labels, 0.4, gen(2), num_classes=3)
     assert not torch.equal(mixed.inputs, other.inputs)
-    with pytest.raises(ValueError, match="got -0.5"):
+    with pytest.raises(ValueError, match=r"got -0\.5"):
         mixup_embeddings(embeds, labels, -0.5, gen(0), num_classes=3)
     with pytest.raises(ValueError, match="num_classes"):
         mixup_embeddings(embeds, labels, 0.4, gen(0))
