@@ -13,7 +13,7 @@ _EXTRAS = {
     "datasets": "text",
     "peft": "text",
     "plotly": "dashboard",
-    "psycopg2": "postgres",
+    "psycopg": "postgres",
 }
 
 

@@ -146,7 +146,7 @@ class Ledger:
             config = self.sample(trial)
             self.entries[ray_id] = Entry(trial=trial, started=time.time())
             self.counts.running += 1
-        full = {**self.spec.fixed_values(), **config}
+        full = dict(config)  # fixed values whose conditions hold are already in it
         full[CONTEXT_KEY] = {
             "number": trial.number,
             "seed": _trial_seed(self.study.study_name, trial.number),

@@ -98,11 +98,6 @@ class SearchSpec:
         blob = json.dumps(self.identity(), sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
-    def fixed_values(self) -> dict[str, Any]:
-        from hpo.spaces._params import FixedParam
-
-        return {p.name: p.value for p in self.params if isinstance(p, FixedParam)}
-
 
 def _param_identity(param: Param) -> dict[str, Any]:
     out = asdict(param)

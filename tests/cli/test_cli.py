@@ -1,0 +1,87 @@
+"""The real ``hpo`` entry point, run in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def hpo(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hpo", *args], cwd=cwd, text=True,
+                          capture_output=True, timeout=300)
+
+
+def test_help_and_import_stay_light() -> None:
+    code = ("import sys, hpo, hpo.cli; hpo.cli.build_parser(); "
+            "heavy = [m for m in ('ray', 'torch', 'transformers', 'datasets', 'optuna', "
+            "'plotly') if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], text=True, capture_output=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
+    res = hpo("--help")
+    assert res.returncode == 0 and "run" in res.stdout and "validate" in res.stdout
+
+
+def test_validate_rejects_bad_space_and_writes_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("trainable: synthetic\nobjective: {metric: score}\nparams:\n"
+                   "  lr: {type: float, low: 0.5, high: 0.1}\n")
+    res = hpo("validate", str(bad))
+    assert res.returncode == 2
+    assert str(bad) in res.stderr and "params.lr.low" in res.stderr
+    assert "low=0.5, high=0.1" in res.stderr
+    db = tmp_path / "store.db"
+    res = hpo("run", str(bad), "--storage", f"sqlite:///{db}", cwd=tmp_path)
+    assert res.returncode == 2 and "params.lr.low" in res.stderr
+    assert not db.exists() and not (tmp_path / "hpo-results").exists()
+
+
+def test_validate_accepts_shipped_spaces() -> None:
+    spaces = sorted(str(p) for p in (ROOT / "search_spaces").glob("*.yaml"))
+    res = hpo("validate", *spaces)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.count(": ok (") == len(spaces)
+
+
+@pytest.mark.usefixtures("ray_cluster")
+def test_run_show_best_studies_round_trip(
+    synthetic_space: Callable[..., Path], tmp_path: Path
+) -> None:
+    space = synthetic_space(trials=6, name="cli-demo")
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    res = hpo("run", str(space), "--storage", url, "--concurrency", "2", "--quiet")
+    assert res.returncode == 0, res.stderr
+    assert "6 trials run this time" in res.stdout
+
+    res = hpo("studies", "--storage", url, "--format", "json")
+    (row,) = json.loads(res.stdout)
+    assert row["name"] == "cli-demo" and row["complete"] + row["pruned"] == 6
+    assert row["running"] == 0
+
+    res = hpo("show", "cli-demo", "--storage", url)
+    assert res.returncode == 0 and "rank" in res.stdout
+    rows = json.loads(hpo("show", "cli-demo", "--storage", url, "--format", "json").stdout)
+    assert len(rows) == 6 and rows[0]["rank"] == 1
+    for row in rows:
+        if row["state"] == "PRUNED":
+            assert "cutoff" in row["note"]
+            assert f"trial {row['number']}: stopped by asha" in res.stdout
+
+    best = json.loads(hpo("best", "cli-demo", "--storage", url, "--format", "json").stdout)
+    assert best["value"] == rows[0]["value"] and best["config"]["steps"] == 4
+    assert set(best["config"]) == {"x", "y", "steps", "sleep"}
+    res = hpo("best", "cli-demo", "--storage", url)
+    assert "config:" in res.stdout and "fingerprint:" in res.stdout
+
+    changed = synthetic_space(trials=6, name="cli-demo", direction="minimize")
+    res = hpo("run", str(changed), "--storage", url, "--quiet")
+    assert res.returncode == 3 and "resume refused" in res.stderr
+
+    assert hpo("show", "nope", "--storage", url).returncode == 4

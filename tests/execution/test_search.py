@@ -1,0 +1,175 @@
+"""Whole searches through Ray Tune with the synthetic trainable (a few seconds each)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from hpo.execution import run_search
+from hpo.spaces import load_space
+from hpo.storage import StudyMismatch, attrs
+
+pytestmark = pytest.mark.usefixtures("ray_cluster")
+
+
+def _trials(url: str, name: str = "syn") -> list[optuna.trial.FrozenTrial]:
+    return optuna.load_study(study_name=name, storage=url).trials
+
+
+def test_asha_search_records_every_trial_truthfully(
+    synthetic_space: Callable[..., Path], sqlite_url: str
+) -> None:
+    spec = load_space(synthetic_space(trials=10))
+    result = run_search(spec, storage=sqlite_url, progress=False)
+    trials = _trials(sqlite_url)
+    assert len(trials) == 10 == result.complete + result.pruned
+    assert result.pruned > 0, "ASHA should stop some of 10 trials"
+    for t in trials:
+        assert t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+        step = t.user_attrs[attrs.STEP]
+        assert sorted(t.intermediate_values) == list(range(1, step + 1))
+        assert {attrs.metrics_key(s) for s in range(1, step + 1)} <= set(t.user_attrs)
+        if t.state == TrialState.COMPLETE:
+            assert step == 4
+            assert t.value == max(t.intermediate_values.values())
+            assert t.intermediate_values[t.user_attrs[attrs.BEST_STEP]] == t.value
+        else:
+            stop = t.user_attrs[attrs.STOP]
+            assert stop["by"] == "asha" and stop["rung"] == step < 4
+            assert stop["score"] < stop["cutoff"]
+            assert "cutoff" in stop["reason"]
+
+
+def test_failures_and_bad_values_end_as_fail_with_reasons(
+    synthetic_space: Callable[..., Path], sqlite_url: str
+) -> None:
+    extra = """
+    mode: {type: categorical, choices: [ok, raise, nan, inf, text, none]}
+    fail_at: {type: fixed, value: 2, when: {mode: raise}}
+    bad_value_at: {type: fixed, value: 2, when: {mode: [nan, inf, text, none]}}
+    bad_value: {type: categorical, choices: [.nan], when: {mode: nan}}
+    bad_value_inf: {type: fixed, value: .inf, when: {mode: inf}}
+    """
+    path = synthetic_space(extra=extra, trials=12, sampler="random",
+                           scheduler="fifo", sleep=0.0)
+    spec = load_space(path)
+    run_search(spec, storage=sqlite_url, progress=False)
+    trials = _trials(sqlite_url)
+    assert len(trials) == 12
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    for t in trials:
+        mode = t.params["mode"]
+        if mode == "ok" or mode == "inf":  # bad_value_inf is not what the trainable reads
+            continue
+        assert t.state == TrialState.FAIL, (mode, t.state)
+        reason = t.user_attrs[attrs.FAIL_REASON]
+        if mode == "raise":
+            assert "synthetic failure at step 2" in reason
+        elif mode == "nan":
+            assert "not finite" in reason and "nan" in reason
+        else:  # text or none: the trainable reports bad_value, unset here -> None
+            assert "not a number" in reason and "None" in reason
+        assert t.user_attrs[attrs.STEP] <= 2
+
+
+def test_infinite_scores_never_win(synthetic_space: Callable[..., Path], sqlite_url: str) -> None:
+    extra = """
+    bad_value_at: 1
+    bad_value: {type: categorical, choices: [.inf, -.inf, .nan]}
+    """
+    spec = load_space(synthetic_space(extra=extra, trials=4, scheduler="fifo", sleep=0.0))
+    result = run_search(spec, storage=sqlite_url, progress=False)
+    assert result.failed == 4 and result.best_value is None
+    assert all(t.state == TrialState.FAIL for t in _trials(sqlite_url))
+
+
+def test_time_budget_stops_running_trials_as_pruned(
+    synthetic_space: Callable[..., Path], sqlite_url: str
+) -> None:
+    spec = load_space(synthetic_space(trials=50, steps=100, sleep=0.2, scheduler="fifo"))
+    budget = 12.0
+    t0 = time.time()
+    result = run_search(spec, storage=sqlite_url, progress=False, time_budget=budget)
+    elapsed = time.time() - t0
+    assert result.stopped_by_budget
+    assert elapsed <= budget * 1.05, f"search took {elapsed:.1f} s for a {budget} s budget"
+    trials = _trials(sqlite_url)
+    assert trials and not [t for t in trials if t.state == TrialState.RUNNING]
+    cut = [t for t in trials if t.user_attrs.get(attrs.STOP, {}).get("by") == "budget"]
+    assert cut and all(t.state == TrialState.PRUNED for t in cut)
+    for t in cut:
+        assert t.user_attrs[attrs.STEP] == max(t.intermediate_values, default=0)
+
+
+def test_resume_continues_to_total_and_refuses_changed_experiment(
+    synthetic_space: Callable[..., Path], sqlite_url: str
+) -> None:
+    path = synthetic_space(trials=4)
+    run_search(load_space(path), storage=sqlite_url, progress=False)
+    run_search(load_space(path), storage=sqlite_url, progress=False, trials=7)
+    trials = _trials(sqlite_url)
+    assert sorted(t.number for t in trials) == list(range(7))
+    before = [(t.number, t.state, t.value) for t in trials]
+
+    for changed in (synthetic_space(trials=4, direction="minimize"),
+                    synthetic_space(trials=4, extra="z: {type: int, low: 0, high: 3}")):
+        with pytest.raises(StudyMismatch, match="resume refused"):
+            run_search(load_space(changed), storage=sqlite_url, progress=False, trials=9)
+        assert [(t.number, t.state, t.value) for t in _trials(sqlite_url)] == before
+
+    fresh = run_search(load_space(changed), storage=sqlite_url, progress=False, trials=2,
+                       overwrite=True)
+    assert fresh.started == 2 and len(_trials(sqlite_url)) == 2
+
+
+@pytest.mark.parametrize("scheduler", ["{name: median, options: {min_samples_required: 2}}",
+                                       "hyperband"])
+def test_other_schedulers_explain_their_stops(
+    synthetic_space: Callable[..., Path], sqlite_url: str, scheduler: str
+) -> None:
+    spec = load_space(synthetic_space(trials=10, scheduler=scheduler, sampler="random"))
+    run_search(spec, storage=sqlite_url, progress=False)
+    trials = _trials(sqlite_url)
+    assert {t.state for t in trials} <= {TrialState.COMPLETE, TrialState.PRUNED}
+    for t in trials:
+        if t.state == TrialState.PRUNED:
+            stop = t.user_attrs[attrs.STOP]
+            assert stop["reason"] and stop["rung"] == t.user_attrs[attrs.STEP]
+
+
+def test_custom_trainable_by_module_path(tmp_path: Path, sqlite_url: str) -> None:
+    path = tmp_path / "custom.yaml"
+    path.write_text(
+        "name: custom\ntrainable: tests._trainables:flaky\n"
+        "objective: {metric: neg_loss, direction: maximize}\n"
+        "scheduler: fifo\nbudget: {trials: 4, max_steps: 3}\nconcurrency: 2\n"
+        "params:\n  x: {type: float, low: 0, high: 4}\n"
+    )
+    run_search(load_space(path), storage=sqlite_url, progress=False)
+    trials = {t.number: t for t in _trials(sqlite_url, "custom")}
+    assert len(trials) == 4
+    for number, t in trials.items():
+        if number % 2:
+            assert t.state == TrialState.FAIL
+            assert f"flaky trainable refused trial {number}" in t.user_attrs[attrs.FAIL_REASON]
+        else:
+            assert t.state == TrialState.COMPLETE and t.value == -t.params["x"]
+
+
+@pytest.mark.postgres
+def test_search_on_postgresql(synthetic_space: Callable[..., Path], postgres_url: str) -> None:
+    name = f"pg-{int(time.time() * 1000)}"
+    spec = load_space(synthetic_space(trials=5))
+    result = run_search(spec, study_name=name, storage=postgres_url, progress=False)
+    study = optuna.load_study(study_name=name, storage=postgres_url)
+    try:
+        assert len(study.trials) == 5 == result.complete + result.pruned
+        assert study.user_attrs[attrs.FINGERPRINT] == spec.fingerprint()
+        assert all(t.intermediate_values for t in study.trials)
+    finally:
+        optuna.delete_study(study_name=name, storage=postgres_url)
