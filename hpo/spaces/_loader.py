@@ -88,7 +88,8 @@ class _Reader:
             self.bad(key, f"unknown key {key!r}; known keys: {', '.join(sorted(TOP_KEYS))}")
         trainable = doc.get("trainable")
         if not isinstance(trainable, str) or not trainable:
-            self.bad("trainable", f"must name a built-in trainable or 'module:function', got {trainable!r}")
+            self.bad("trainable",
+                     f"must name a built-in trainable or 'module:function', got {trainable!r}")
             trainable = ""
         params = self.read_params(doc.get("params"))
         objective = self.read_objective(doc.get("objective"))
@@ -151,7 +152,8 @@ class _Reader:
             self.bad(f"{field}.{key}", "unknown key; known keys: name, options")
         name = value.get("name", known[0])
         if name not in known:
-            self.bad(f"{field}.name", f"unknown {field} {name!r}; choose one of {', '.join(known)}")
+            self.bad(f"{field}.name",
+                     f"unknown {field} {name!r}; choose one of {', '.join(known)}")
         options = self.mapping(f"{field}.options", value.get("options", {}))
         return Component(str(name), dict(options))
 
@@ -203,7 +205,8 @@ class _Reader:
             return FixedParam(name, spec)
         kind = spec.get("type")
         if kind not in PARAM_KEYS:
-            self.bad(f"{field}.type", f"unknown type {kind!r}; choose one of {', '.join(PARAM_KEYS)}")
+            self.bad(f"{field}.type",
+                     f"unknown type {kind!r}; choose one of {', '.join(PARAM_KEYS)}")
             return None
         for key in sorted(set(spec) - PARAM_KEYS[kind]):
             self.bad(f"{field}.{key}", f"unknown key {key!r} for a {kind} parameter; "
@@ -255,7 +258,8 @@ class _Reader:
                 self.bad(f"{field}.step", f"step must be > 0, got step={step!r}")
                 ok = False
             if log and step is not None:
-                self.bad(f"{field}.step", f"step cannot be combined with log: true, got step={step!r}")
+                self.bad(f"{field}.step",
+                         f"step cannot be combined with log: true, got step={step!r}")
                 ok = False
         if not ok:
             return None

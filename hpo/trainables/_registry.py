@@ -31,7 +31,9 @@ def resolve_trainable(name: str) -> Trainable:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ValueError(f"trainable {name!r}: cannot import module {module_name!r}: {exc}") from exc
+        raise ValueError(
+            f"trainable {name!r}: cannot import module {module_name!r}: {exc}"
+        ) from exc
     fn = getattr(module, attr, None)
     if not callable(fn):
         raise ValueError(f"trainable {name!r}: module {module_name!r} has no function {attr!r}")

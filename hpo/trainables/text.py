@@ -136,8 +136,9 @@ def train_text_classifier(config: dict[str, Any]) -> None:
     batch = int(cfg["batch_size"])
     steps_per_epoch = math.ceil(len(train_ids) / batch)
     total_steps = steps_per_epoch * int(cfg["epochs"])
-    decay = [p for n, p in model.named_parameters() if not n.endswith("bias") and "LayerNorm" not in n]
-    no_decay = [p for n, p in model.named_parameters() if n.endswith("bias") or "LayerNorm" in n]
+    named = list(model.named_parameters())
+    no_decay = [p for n, p in named if n.endswith("bias") or "LayerNorm" in n]
+    decay = [p for n, p in named if not (n.endswith("bias") or "LayerNorm" in n)]
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": float(cfg["weight_decay"])},
          {"params": no_decay, "weight_decay": 0.0}], lr=float(cfg["learning_rate"]))

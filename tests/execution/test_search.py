@@ -173,3 +173,12 @@ def test_search_on_postgresql(synthetic_space: Callable[..., Path], postgres_url
         assert all(t.intermediate_values for t in study.trials)
     finally:
         optuna.delete_study(study_name=name, storage=postgres_url)
+
+
+def test_shipped_custom_trainable_space_runs(sqlite_url: str) -> None:
+    root = Path(__file__).resolve().parents[2]
+    spec = load_space(root / "search_spaces" / "custom_trainable.yaml")
+    result = run_search(spec, storage=sqlite_url, progress=False, trials=6)
+    assert result.complete + result.pruned == 6 and result.best_value is not None
+    best = optuna.load_study(study_name="custom-quadratic", storage=sqlite_url).best_trial
+    assert best.value == min(best.intermediate_values.values())

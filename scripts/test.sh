@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Sets up, then runs the whole test suite (the real-model end-to-end search included).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+# PostgreSQL backs the multi-worker store tests; start it if it is installed but down.
+if command -v pg_ctlcluster >/dev/null && ! pg_isready -q -h 127.0.0.1 2>/dev/null; then
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+fi
+if pg_isready -q -h 127.0.0.1 2>/dev/null; then export HPO_REQUIRE_POSTGRES=1; fi
+export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
+.venv/bin/ruff check hpo tests benchmarks examples
+.venv/bin/python -m pytest -q "$@"
