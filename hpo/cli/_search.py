@@ -47,7 +47,7 @@ def _run(args: argparse.Namespace) -> int:
     except StudyMismatch as exc:
         print(f"hpo run: {exc}", file=sys.stderr)
         return EXIT_MISMATCH
-    except ValueError as exc:
+    except (ValueError, FileNotFoundError) as exc:
         print(f"hpo run: {args.space}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     best = "-" if result.best_value is None else f"{result.best_value:.4g}"

@@ -251,8 +251,8 @@ class Ledger:
             trial.set_user_attr(attrs.STOP, entry.stop)
         if entry.fail is not None:
             trial.set_user_attr(attrs.FAIL_REASON, entry.fail[-4000:])
+        value = entry.best if self.value_mode == "best" else entry.last
         if state_name == "COMPLETE":
-            value = entry.best if self.value_mode == "best" else entry.last
             self.study.tell(trial, value)
         else:
             state = TrialState.PRUNED if state_name == "PRUNED" else TrialState.FAIL
@@ -265,7 +265,7 @@ class Ledger:
                 self.counts.pruned += 1
             else:
                 self.counts.failed += 1
-            if state_name == "COMPLETE" and (
+            if state_name == "COMPLETE" and value is not None and (
                 self.counts.best is None or self.sign * value > self.sign * self.counts.best
             ):
                 self.counts.best = value

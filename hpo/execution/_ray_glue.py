@@ -27,7 +27,8 @@ class LedgerSearcher(Searcher):
                               **spec: Any) -> bool:
         return True
 
-    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+    # Ray annotates dict | None but documents Searcher.FINISHED (a str) as a return value.
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:  # type: ignore[override]
         config = self.ledger.start(trial_id)
         return Searcher.FINISHED if config is None else config
 

@@ -71,6 +71,7 @@ def run_search(
     Raises:
         StudyMismatch: resuming with a different space, metric or direction.
         ValueError: unknown trainable, sampler or scheduler, or bad options.
+        FileNotFoundError: the trainable's model or data is not installed.
     """
     t0 = time.time()
     trials = trials or spec.budget.trials
@@ -96,9 +97,12 @@ def run_search(
     from hpo.execution._book import Ledger
     from hpo.execution._schedulers import make_scheduler
 
+    describe = getattr(trainable, "describe", None)
+    details = describe(spec.model, spec.data) if describe is not None else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Optuna's ExperimentalWarning for multivariate TPE
-        study = open_study(spec, name, url, sampler, overwrite=overwrite)
+        study = open_study(spec, name, url, sampler, overwrite=overwrite,
+                           identity_details=details)
     deadline = None if time_budget is None else t0 + _working_time(time_budget)
     ledger = Ledger(study, spec, define_by_run(spec), trials, deadline)
     scheduler = make_scheduler(spec.scheduler, ledger, spec.budget.max_steps)

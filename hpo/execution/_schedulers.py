@@ -13,6 +13,7 @@ plain function trainables without checkpoints would restart from scratch.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,9 +44,10 @@ class _Explaining:
         if reason is not None and metric in result:
             self.ledger.mark_failed(trial.trial_id, f"{reason} at step {result.get(TIME_ATTR)}")
             return TrialScheduler.STOP
-        before = self._before(trial, result)
-        action = super().on_trial_result(controller, trial, result)  # type: ignore[misc]
-        step = result.get(TIME_ATTR, 0)
+        seen = self._with_tiebreak(result)
+        before = self._before(trial, seen)
+        action = super().on_trial_result(controller, trial, seen)  # type: ignore[misc]
+        step = result.get(TIME_ATTR) or 0
         if action == TrialScheduler.STOP and step < self._max_t:
             info = self._explain(trial, result, before)
             info.setdefault("by", self.hpo_name)
@@ -57,7 +59,23 @@ class _Explaining:
         if entry is not None and entry.fail is not None:
             # A failed trial's last value may be text; keep it out of the rung statistics.
             return
-        super().on_trial_complete(controller, trial, result)  # type: ignore[misc]
+        super().on_trial_complete(controller, trial, self._with_tiebreak(result))  # type: ignore[misc]
+
+    def _with_tiebreak(self, result: dict[str, Any]) -> dict[str, Any]:
+        """The result as the scheduler sees it: ties on the objective cut by a second metric.
+
+        The adjustment is below 1e-6 (the tie-break value is squashed by atan), so it
+        orders only trials whose objective is equal, e.g. all at the majority-class
+        accuracy after the first epoch, instead of letting all of them through.
+        """
+        spec = self.ledger.spec.objective
+        value, other = result.get(spec.metric), result.get(spec.tiebreak or "")
+        if spec.tiebreak is None or bad_value_reason(spec.metric, value) is not None \
+                or bad_value_reason(spec.tiebreak, other) is not None:
+            return result
+        tb_sign = 1.0 if spec.tiebreak_direction == "maximize" else -1.0
+        nudge = spec.sign * tb_sign * 1e-6 * math.atan(float(other)) / (math.pi / 2)  # type: ignore[arg-type]
+        return {**result, spec.metric: float(value) + nudge}  # type: ignore[arg-type]
 
     def _before(self, trial: Any, result: dict[str, Any]) -> Any:
         return None
@@ -87,20 +105,26 @@ def _asha_class() -> type:
 
         def _explain(self, trial: Any, result: dict[str, Any], before: Any) -> dict[str, Any]:
             score = result.get(self.ledger.metric)
-            if before is None:
+            if before is None or before[1] is None:
                 return super()._explain(trial, result, before)
-            milestone, cutoff, peers = before
-            cutoff_user = None if cutoff is None else float(self._metric_op * cutoff)
-            word = "below" if self._metric_op > 0 else "above"
+            milestone: float = before[0]
+            cutoff: float = before[1]
+            peers: int = before[2]
+            op = float(self._metric_op or 1.0)  # +1 maximise, -1 minimise
+            cutoff_user = op * cutoff
+            word = "below" if op > 0 else "above"
             quantile = round(100 * (1 - 1 / self._reduction_factor))
-            return {
-                "rung": int(milestone),
-                "score": score,
-                "cutoff": cutoff_user,
-                "reason": (f"at step {int(milestone)} its {self.ledger.metric} {score:.4g} was "
-                           f"{word} the cutoff {cutoff_user:.4g} (the top {100 - quantile}% "
-                           f"of {peers} earlier trials at that rung)"),
-            }
+            reason = (f"at step {int(milestone)} its {self.ledger.metric} {score:.4g} was "
+                      f"{word} the cutoff {cutoff_user:.4g} (the top {100 - quantile}% "
+                      f"of {peers} earlier trials at that rung)")
+            tiebreak = self.ledger.spec.objective.tiebreak
+            if tiebreak and abs(float(score) - cutoff_user) < 2e-6:
+                reason = (f"at step {int(milestone)} its {self.ledger.metric} {score:.4g} tied "
+                          f"with the cutoff of the top {100 - quantile}% of {peers} earlier "
+                          f"trials and lost the tie-break on {tiebreak} "
+                          f"({result.get(tiebreak)!r})")
+            return {"rung": int(milestone), "score": score, "cutoff": cutoff_user,
+                    "reason": reason}
 
     return ExplainedASHA
 
@@ -110,6 +134,14 @@ def _median_class() -> type:
 
     class ExplainedMedian(_Explaining, MedianStoppingRule):  # type: ignore[misc]
         _max_t = float("inf")
+
+        def _on_insufficient_samples(self, controller: Any, trial: Any, time: float) -> str:
+            # Ray's rule PAUSEs a trial while too few others have reached its step; a
+            # paused function trainable without a checkpoint would restart from
+            # scratch, so it keeps running instead.
+            from ray.tune.schedulers import TrialScheduler
+
+            return TrialScheduler.CONTINUE
 
         def _explain(self, trial: Any, result: dict[str, Any], before: Any) -> dict[str, Any]:
             now = result[self._time_attr]
@@ -162,9 +194,6 @@ def make_scheduler(component: Component, ledger: Ledger, max_steps: int) -> Tria
         elif name == "median":
             opts.setdefault("grace_period", 1)
             opts.setdefault("min_samples_required", 3)
-            # Never PAUSE for lack of samples: a paused function trainable without a
-            # checkpoint would restart from scratch.
-            opts.setdefault("min_time_slice", 10**9)
             sched = _median_class()(time_attr=TIME_ATTR, metric=metric, mode=mode, **opts)
         elif name == "fifo":
             if opts:

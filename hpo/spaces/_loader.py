@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -128,8 +128,9 @@ class _Reader:
         if not isinstance(value, dict):
             self.bad("objective", f"must be a mapping with 'metric', got {value!r}")
             return Objective("?")
-        for key in sorted(set(value) - {"metric", "direction", "value"}):
-            self.bad(f"objective.{key}", "unknown key; known keys: direction, metric, value")
+        known = {"metric", "direction", "value", "tiebreak"}
+        for key in sorted(set(value) - known):
+            self.bad(f"objective.{key}", f"unknown key; known keys: {', '.join(sorted(known))}")
         metric = value.get("metric")
         if not isinstance(metric, str) or not metric:
             self.bad("objective.metric", f"must be a metric name, got {metric!r}")
@@ -140,7 +141,18 @@ class _Reader:
         mode = value.get("value", "best")
         if mode not in VALUE_MODES:
             self.bad("objective.value", f"must be one of {VALUE_MODES}, got {mode!r}")
-        return Objective(metric, str(direction), str(mode))
+        tiebreak, tb_direction = value.get("tiebreak"), "minimize"
+        if isinstance(tiebreak, dict):
+            tb_direction = tiebreak.get("direction", "minimize")
+            tiebreak = tiebreak.get("metric")
+            if tb_direction not in DIRECTIONS:
+                self.bad("objective.tiebreak.direction",
+                         f"must be one of {DIRECTIONS}, got {tb_direction!r}")
+        if tiebreak is not None and (not isinstance(tiebreak, str) or tiebreak == metric):
+            self.bad("objective.tiebreak",
+                     f"must name a reported metric other than the objective, got {tiebreak!r}")
+            tiebreak = None
+        return Objective(metric, str(direction), str(mode), tiebreak, str(tb_direction))
 
     def read_component(self, field: str, value: Any, known: tuple[str, ...]) -> Component:
         if isinstance(value, str):
@@ -263,7 +275,7 @@ class _Reader:
                 ok = False
         if not ok:
             return None
-        low, high = bounds["low"], bounds["high"]
+        low, high = cast(float, bounds["low"]), cast(float, bounds["high"])
         if low > high:
             self.bad(f"{field}.low", f"low must be <= high, got low={low!r}, high={high!r}")
             return None

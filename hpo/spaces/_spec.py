@@ -23,11 +23,17 @@ class Objective:
         metric: name of the reported metric to optimise.
         direction: ``maximize`` or ``minimize``.
         value: ``best`` (the best reported score, default) or ``last``.
+        tiebreak: a second reported metric that orders trials whose objective ties
+            at a scheduler rung (e.g. ``eval_loss`` when many trials sit at the
+            majority-class accuracy); never changes a stored value.
+        tiebreak_direction: ``minimize`` (default) or ``maximize``.
     """
 
     metric: str
     direction: str = "maximize"
     value: str = "best"
+    tiebreak: str | None = None
+    tiebreak_direction: str = "minimize"
 
     @property
     def sign(self) -> float:

@@ -52,8 +52,13 @@ def open_study(
     sampler: optuna.samplers.BaseSampler | None = None,
     *,
     overwrite: bool = False,
+    identity_details: dict[str, dict[str, Any]] | None = None,
 ) -> optuna.Study:
     """Load study ``name`` to continue it, or create it with hpo's attributes.
+
+    ``identity_details`` (keys ``model`` and ``data``) is what the trainable found
+    out about them (resolved paths, file digests, split sizes); it is stored in
+    place of the bare space sections.
 
     Raises:
         StudyMismatch: the study exists and was made from a different experiment
@@ -86,7 +91,8 @@ def open_study(
     if study is None:
         study = optuna.create_study(
             study_name=name, storage=storage, sampler=sampler,
-            direction=spec.objective.direction, load_if_exists=True,
+            direction=spec.objective.direction,  # type: ignore[arg-type]
+            load_if_exists=True,
         )
     for key, value in {
         attrs.SPACE_TEXT: spec.text,
@@ -95,8 +101,8 @@ def open_study(
         attrs.IDENTITY: identity,
         attrs.METRIC: spec.objective.metric,
         attrs.DIRECTION: spec.objective.direction,
-        attrs.MODEL: spec.model,
-        attrs.DATA: spec.data,
+        attrs.MODEL: (identity_details or {}).get("model", spec.model),
+        attrs.DATA: (identity_details or {}).get("data", spec.data),
         attrs.VERSIONS: package_versions(),
         attrs.SETTINGS: {
             "sampler": {"name": spec.sampler.name, "options": spec.sampler.options},

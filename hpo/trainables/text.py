@@ -14,9 +14,11 @@ compared at the same amount of training.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from hpo.trainables._context import report, should_stop, trial_context
@@ -177,3 +179,34 @@ def train_text_classifier(config: dict[str, Any]) -> None:
                     "train_seconds": time.time() - t0,
                 })
                 running, count = 0.0, 0
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def describe(model: dict[str, Any], data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Identity of the model and data a search will use, checked before it starts.
+
+    Raises:
+        FileNotFoundError: the model or the data is not installed.
+        ValueError: the data section is invalid (unknown key, missing column).
+    """
+    from hpo.data import load_text_data
+    from hpo.trainables._models import resolve_model
+
+    resolved = resolve_model(str(model.get("name_or_path", "minilm-l6")))
+    model_id: dict[str, Any] = {**model, "resolved": resolved}
+    folder = Path(resolved)
+    if folder.is_dir():
+        model_id["files"] = {f.name: _file_digest(f) for f in sorted(folder.iterdir())
+                             if f.is_file() and f.suffix in (".json", ".safetensors", ".bin")}
+    _, data_id = load_text_data(data)
+    return {"model": model_id, "data": {**data, **data_id}}
+
+
+train_text_classifier.describe = describe  # type: ignore[attr-defined]

@@ -63,6 +63,10 @@ def test_real_minilm_search_end_to_end(tmp_path: Path) -> None:
             assert t.intermediate_values[step] == metrics["accuracy"]
     data = study.user_attrs[attrs.DATA]
     assert data["source"] == "rotten_tomatoes" and data["train_size"] == 96
+    assert data["sizes"] == {"train": 96, "validation": 64, "test": 64}
+    assert data["labels"] == ["rotten", "fresh"]
+    model = study.user_attrs[attrs.MODEL]
+    assert model["name_or_path"] == "minilm-l6" and "model.safetensors" in model["files"]
 
     best = subprocess.run([sys.executable, "-m", "hpo", "best", "e2e-text", "--storage", url,
                            "--format", "json"], env=env, text=True, capture_output=True)
