@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hpo.execution._writer import StoreWriter
 from hpo.storage import attrs
 from hpo.trainables._wrap import CONTEXT_KEY
 
@@ -94,6 +95,7 @@ class Ledger:
         self.entries: dict[str, Entry] = {}
         self.counts = Counts()
         self._lock = threading.Lock()
+        self._writer = StoreWriter()
         self._fail_orphans()
         self.already_done = self._finished_in_study()
         self.to_start = max(0, total_trials - self.already_done)
@@ -177,17 +179,25 @@ class Ledger:
         if raw is not None and self.metric not in metrics:
             metrics[self.metric] = repr(raw)  # type: ignore[assignment]
         trial = entry.trial
+        new_worker = None
         if entry.worker is None and result.get("hpo_worker"):
-            entry.worker = str(result["hpo_worker"])
-            trial.set_user_attr(attrs.WORKER, entry.worker)
-        trial.set_user_attr(attrs.metrics_key(step), metrics)
+            entry.worker = new_worker = str(result["hpo_worker"])
         entry.last_step = step
+        value = None
         if bad_value_reason(self.metric, raw) is None:
             value = float(raw)  # type: ignore[arg-type]
-            trial.report(value, step)
             entry.last = value
             if entry.best is None or self.sign * value > self.sign * entry.best:
                 entry.best, entry.best_step = value, step
+
+        def write() -> None:
+            if new_worker is not None:
+                trial.set_user_attr(attrs.WORKER, new_worker)
+            trial.set_user_attr(attrs.metrics_key(step), metrics)
+            if value is not None:
+                trial.report(value, step)
+
+        self._writer.submit(write)
 
     def mark_stopped(self, ray_id: str, info: dict[str, Any]) -> None:
         entry = self.entries.get(ray_id)
@@ -223,7 +233,8 @@ class Ledger:
         self._close(entry, "FAIL")
 
     def close_all(self, by: str, reason: str) -> None:
-        """End every trial still open: PRUNED at the step reached (or FAIL if it failed)."""
+        """End every trial still open (PRUNED at the step reached, or FAIL if it failed)
+        and wait until everything is written."""
         for entry in list(self.entries.values()):
             if entry.closed:
                 continue
@@ -231,32 +242,48 @@ class Ledger:
                 entry.stop = {"by": by, "rung": entry.last_step, "score": entry.last,
                               "cutoff": None, "reason": reason}
             self._close(entry, "FAIL" if entry.fail is not None else "PRUNED")
+        self.flush()
+
+    def flush(self) -> None:
+        """Wait until every recorded fact is in the store (re-raises a failed write)."""
+        self._writer.flush()
+
+    def close(self) -> None:
+        """Flush, then stop the writer thread."""
+        self._writer.close()
 
     # -- writing the end state ------------------------------------------------------------
 
     def _close(self, entry: Entry, state_name: str) -> None:
-        from optuna.trial import TrialState
-
         with self._lock:
             if entry.closed:
                 return
             entry.closed = True
         trial = entry.trial
-        trial.set_user_attr(attrs.STEP, entry.last_step)
-        trial.set_user_attr(attrs.VALUE_MODE, self.value_mode)
+        user_attrs: dict[str, Any] = {attrs.STEP: entry.last_step,
+                                      attrs.VALUE_MODE: self.value_mode}
         if entry.best_step is not None:
-            best_step = entry.best_step if self.value_mode == "best" else entry.last_step
-            trial.set_user_attr(attrs.BEST_STEP, best_step)
+            user_attrs[attrs.BEST_STEP] = (entry.best_step if self.value_mode == "best"
+                                           else entry.last_step)
         if entry.stop is not None and state_name == "PRUNED":
-            trial.set_user_attr(attrs.STOP, entry.stop)
+            user_attrs[attrs.STOP] = entry.stop
         if entry.fail is not None:
-            trial.set_user_attr(attrs.FAIL_REASON, entry.fail[-4000:])
+            user_attrs[attrs.FAIL_REASON] = entry.fail[-4000:]
         value = entry.best if self.value_mode == "best" else entry.last
-        if state_name == "COMPLETE":
-            self.study.tell(trial, value)
-        else:
-            state = TrialState.PRUNED if state_name == "PRUNED" else TrialState.FAIL
-            self.study.tell(trial, state=state)
+        study = self.study
+
+        def write() -> None:
+            from optuna.trial import TrialState
+
+            for key, item in user_attrs.items():
+                trial.set_user_attr(key, item)
+            if state_name == "COMPLETE":
+                study.tell(trial, value)
+            else:
+                state = TrialState.PRUNED if state_name == "PRUNED" else TrialState.FAIL
+                study.tell(trial, state=state)
+
+        self._writer.submit(write)
         with self._lock:
             self.counts.running -= 1
             if state_name == "COMPLETE":

@@ -13,7 +13,6 @@ from typing import Any
 QUIET_ENV = {
     "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
     "RAY_AIR_NEW_OUTPUT": "0",
-    "TUNE_MAX_PENDING_TRIALS_PG": "1",
     "RAY_DEDUP_LOGS": "0",
     "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "1000000",
     "RAY_TRAIN_V2_ENABLED": "0",
@@ -64,3 +63,4 @@ def ensure_ray(address: str | None = None, num_cpus: float | None = None,
     for name in ("ray", "ray.tune", "ray.train", "ray.air"):
         logging.getLogger(name).setLevel(logging.WARNING)
     return True
+

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -88,32 +89,42 @@ def run_search(
         warnings.simplefilter("ignore")  # Optuna's ExperimentalWarning for multivariate TPE
         sampler = make_sampler(spec.sampler, seed)
 
-    from hpo.execution._ray_init import quiet_environment
+    from hpo.execution._ray_init import ensure_ray, quiet_environment
 
     quiet_environment()
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    from hpo.execution._book import Ledger
-    from hpo.execution._schedulers import make_scheduler
-
-    describe = getattr(trainable, "describe", None)
-    details = describe(spec.model, spec.data) if describe is not None else None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Optuna's ExperimentalWarning for multivariate TPE
-        study = open_study(spec, name, url, sampler, overwrite=overwrite,
-                           identity_details=details)
-    deadline = None if time_budget is None else t0 + _working_time(time_budget)
-    ledger = Ledger(study, spec, define_by_run(spec), trials, deadline)
-    scheduler = make_scheduler(spec.scheduler, ledger, spec.budget.max_steps)
     started_ray = False
     display = None
+    ledger = None
+    by_budget = False
     ray_dir = tempfile.mkdtemp(prefix="hpo-ray-")
-    try:
-        if ledger.to_start > 0:
-            from hpo.execution._ray_init import ensure_ray
 
-            started_ray = ensure_ray(ray_address, show_worker_logs=keep_ray_output)
+    def prepare() -> tuple[Any, Any]:
+        # Runs while Ray starts (its start-up is mostly waiting on its processes):
+        # import Ray Tune, check the scheduler's options, describe the model and
+        # data, and open the study, refusing a changed experiment.
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        from hpo.execution._book import Ledger
+        from hpo.execution._schedulers import make_scheduler
+
+        scheduler = make_scheduler(spec.scheduler, spec, spec.budget.max_steps)
+        describe = getattr(trainable, "describe", None)
+        details = describe(spec.model, spec.data) if describe is not None else None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Optuna's ExperimentalWarning (multivariate TPE)
+            study = open_study(spec, name, url, sampler, overwrite=overwrite,
+                               identity_details=details)
+        deadline = None if time_budget is None else t0 + _working_time(time_budget)
+        ledger = Ledger(study, spec, define_by_run(spec), trials, deadline)
+        scheduler.ledger = ledger  # type: ignore[attr-defined]
+        return scheduler, ledger
+
+    try:
+        preparing = _Background(prepare)
+        started_ray = ensure_ray(ray_address, show_worker_logs=keep_ray_output)
+        scheduler, ledger = preparing.result()
+        if ledger.to_start > 0:
             if progress:
                 from hpo.execution._progress import Progress
 
@@ -121,23 +132,27 @@ def run_search(
                 display.start()
             _fit(spec, trainable, ledger, scheduler, concurrency, ray_dir)
     finally:
-        by_budget = ledger.deadline_passed()
-        ledger.close_all(
-            "budget" if by_budget else "interrupted",
-            f"time budget of {time_budget:g} s reached" if by_budget
-            else "the search was interrupted",
-        )
-        if display is not None:
-            display.stop()
-        if not keep_ray_output:
-            shutil.rmtree(ray_dir, ignore_errors=True)
-        if started_ray:
-            import ray
+        try:
+            if ledger is not None:
+                by_budget = ledger.deadline_passed()
+                ledger.close_all(
+                    "budget" if by_budget else "interrupted",
+                    f"time budget of {time_budget:g} s reached" if by_budget
+                    else "the search was interrupted",
+                )
+                ledger.close()
+        finally:
+            if display is not None:
+                display.stop()
+            if not keep_ray_output:
+                shutil.rmtree(ray_dir, ignore_errors=True)
+            if started_ray:
+                import ray
 
-            ray.shutdown()
+                ray.shutdown()
     best_value = best_params = None
     try:
-        best = study.best_trial
+        best = ledger.study.best_trial
         best_value, best_params = best.value, best.params
     except ValueError:
         pass
@@ -147,6 +162,29 @@ def run_search(
         pruned=c.pruned, failed=c.failed, elapsed_s=time.time() - t0,
         best_value=best_value, best_params=best_params, stopped_by_budget=by_budget,
     )
+
+
+class _Background:
+    """Runs ``fn`` on a thread; :meth:`result` joins it and returns or re-raises."""
+
+    def __init__(self, fn: Any) -> None:
+        self._fn = fn
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="hpo-prepare", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised by result()
+            self._error = exc
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def _working_time(budget: float) -> float:

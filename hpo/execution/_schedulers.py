@@ -23,7 +23,7 @@ from hpo.execution._book import Ledger, bad_value_reason
 if TYPE_CHECKING:
     from ray.tune.schedulers import TrialScheduler
 
-    from hpo.spaces import Component
+    from hpo.spaces import Component, SearchSpec
 
 TIME_ATTR = "training_iteration"
 
@@ -118,11 +118,11 @@ def _asha_class() -> type:
                       f"{word} the cutoff {cutoff_user:.4g} (the top {100 - quantile}% "
                       f"of {peers} earlier trials at that rung)")
             tiebreak = self.ledger.spec.objective.tiebreak
-            if tiebreak and abs(float(score) - cutoff_user) < 2e-6:
+            if tiebreak and isinstance(score, float) and abs(score - cutoff_user) < 2e-6:
                 reason = (f"at step {int(milestone)} its {self.ledger.metric} {score:.4g} tied "
                           f"with the cutoff of the top {100 - quantile}% of {peers} earlier "
                           f"trials and lost the tie-break on {tiebreak} "
-                          f"({result.get(tiebreak)!r})")
+                          f"({_fmt(result.get(tiebreak))})")
             return {"rung": int(milestone), "score": score, "cutoff": cutoff_user,
                     "reason": reason}
 
@@ -172,14 +172,16 @@ def _fifo_class() -> type:
     return CheckedFIFO
 
 
-def make_scheduler(component: Component, ledger: Ledger, max_steps: int) -> TrialScheduler:
+def make_scheduler(component: Component, spec: SearchSpec, max_steps: int) -> TrialScheduler:
     """The Ray scheduler named by ``component`` (asha, hyperband, median or fifo).
+
+    Its ``ledger`` attribute must be set before the search starts.
 
     Raises:
         ValueError: unknown name or options the scheduler does not take.
     """
-    metric = ledger.metric
-    mode = "max" if ledger.sign > 0 else "min"
+    metric = spec.objective.metric
+    mode = "max" if spec.objective.sign > 0 else "min"
     opts = dict(component.options)
     name = component.name
     try:
@@ -205,6 +207,9 @@ def make_scheduler(component: Component, ledger: Ledger, max_steps: int) -> Tria
             )
     except TypeError as exc:
         raise ValueError(f"scheduler {name!r}: bad options {component.options!r}: {exc}") from exc
-    sched.ledger = ledger
     sched.hpo_name = name
     return sched
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else repr(value)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +30,10 @@ def resolve_trainable(name: str) -> Trainable:
             "or 'package.module:function'"
         )
     module_name, _, attr = target.partition(":")
+    # User trainables live beside the space files, in the directory hpo runs from;
+    # a console script's sys.path does not include it.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

@@ -85,3 +85,20 @@ def test_run_show_best_studies_round_trip(
     assert res.returncode == 3 and "resume refused" in res.stderr
 
     assert hpo("show", "nope", "--storage", url).returncode == 4
+
+
+@pytest.mark.usefixtures("ray_cluster")
+def test_console_script_imports_custom_trainable_from_working_directory(tmp_path: Path) -> None:
+    (tmp_path / "mytrain.py").write_text(
+        "import hpo\n\ndef fit(config):\n    hpo.report({'loss': (config['x'] - 1) ** 2})\n"
+    )
+    (tmp_path / "space.yaml").write_text(
+        "trainable: mytrain:fit\nobjective: {metric: loss, direction: minimize}\n"
+        "scheduler: fifo\nbudget: {trials: 2, max_steps: 1}\n"
+        "params:\n  x: {type: float, low: 0, high: 2}\n"
+    )
+    script = Path(sys.executable).parent / "hpo"
+    res = subprocess.run([str(script), "run", "space.yaml", "--quiet"], cwd=tmp_path,
+                         text=True, capture_output=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "2 complete" in res.stdout

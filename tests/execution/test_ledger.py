@@ -39,6 +39,7 @@ def test_complete_trial_takes_best_value_and_records_curve(sqlite_url: str) -> N
     for step, score in [(1, 0.5), (2, 0.8), (3, 0.7)]:
         ledger.record("a", _result(step, score))
     ledger.finish("a")
+    ledger.flush()
     t = ledger.study.trials[0]
     assert t.state == TrialState.COMPLETE and t.value == 0.8
     assert t.intermediate_values == {1: 0.5, 2: 0.8, 3: 0.7}
@@ -53,6 +54,7 @@ def test_last_value_mode(sqlite_url: str) -> None:
     for step, score in [(1, 0.5), (2, 0.8), (3, 0.7)]:
         ledger.record("a", _result(step, score))
     ledger.finish("a")
+    ledger.flush()
     assert ledger.study.trials[0].value == 0.7
 
 
@@ -63,6 +65,7 @@ def test_stopped_trial_is_pruned_with_explanation(sqlite_url: str) -> None:
     info = {"by": "asha", "rung": 1, "score": 0.3, "cutoff": 0.5, "reason": "below"}
     ledger.mark_stopped("a", info)
     ledger.finish("a")
+    ledger.flush()
     t = ledger.study.trials[0]
     assert t.state == TrialState.PRUNED and t.user_attrs[attrs.STOP] == info
     assert t.user_attrs[attrs.STEP] == 1
@@ -78,6 +81,7 @@ def test_bad_objective_fails_with_reason(sqlite_url: str, bad: object) -> None:
     ledger.record("a", _result(2, bad))
     ledger.mark_failed("a", reason)
     ledger.finish("a")
+    ledger.flush()
     t = ledger.study.trials[0]
     assert t.state == TrialState.FAIL and repr(bad) in t.user_attrs[attrs.FAIL_REASON]
     assert t.intermediate_values == {1: 0.4}
@@ -89,6 +93,7 @@ def test_error_stores_traceback_and_trial_without_metric_fails(sqlite_url: str) 
     ledger.start("b")
     ledger.error("a", "Traceback...\nRuntimeError: boom")
     ledger.finish("b")
+    ledger.flush()
     a, b = ledger.study.trials
     assert a.state == TrialState.FAIL and a.user_attrs[attrs.FAIL_REASON].endswith("boom")
     assert b.state == TrialState.FAIL and "without reporting" in b.user_attrs[attrs.FAIL_REASON]
@@ -103,6 +108,7 @@ def test_close_all_prunes_open_trials_at_step_reached(sqlite_url: str) -> None:
     ledger.finish("b")  # no metric: FAIL
     ledger.mark_failed("c", "objective 'score' is not finite: got nan")
     ledger.close_all("budget", "time budget of 10 s reached")
+    ledger.flush()
     states = {t.number: t for t in ledger.study.trials}
     assert states[0].state == TrialState.PRUNED
     assert states[0].user_attrs[attrs.STOP]["by"] == "budget"
@@ -125,6 +131,7 @@ def test_resume_counts_finished_and_fails_orphans(sqlite_url: str) -> None:
     ledger.record("a", _result(1, 0.5))
     ledger.finish("a")
     ledger.start("b")  # left RUNNING, as after a crash of the driver
+    ledger.flush()
     again = _ledger(sqlite_url, total=3)
     orphan = again.study.trials[1]
     assert orphan.state == TrialState.FAIL and "orphaned" in orphan.user_attrs[attrs.FAIL_REASON]
@@ -143,6 +150,7 @@ def test_optuna_load_study_reads_hpo_study(sqlite_url: str) -> None:
     ledger.start("a")
     ledger.record("a", _result(1, 0.9))
     ledger.finish("a")
+    ledger.flush()
     study = optuna.load_study(study_name="s", storage=sqlite_url)
     assert study.best_value == 0.9 and study.user_attrs[attrs.METRIC] == "score"
     assert attrs.SPACE_TEXT in study.user_attrs and attrs.VERSIONS in study.user_attrs

@@ -30,7 +30,8 @@ def _setup(url: str, scheduler: str, direction: str = "maximize", tiebreak: str 
            **options: object) -> tuple[Ledger, TrialScheduler]:
     spec = parse_space(SPACE % (direction, tiebreak))
     ledger = Ledger(open_study(spec, "sched", url), spec, define_by_run(spec), 50)
-    sched = make_scheduler(Component(scheduler, dict(options)), ledger, max_steps=4)
+    sched = make_scheduler(Component(scheduler, dict(options)), spec, max_steps=4)
+    sched.ledger = ledger
     return ledger, sched
 
 
@@ -55,6 +56,7 @@ def test_asha_stops_below_cutoff_and_explains(sqlite_url: str) -> None:
     assert stop["by"] == "asha" and stop["rung"] == 1 and stop["score"] == 0.6
     assert stop["cutoff"] == pytest.approx(0.8) and "below the cutoff 0.8" in stop["reason"]
     ledger.finish("d")
+    ledger.flush()
     assert ledger.study.trials[3].user_attrs[attrs.STOP] == stop
 
 
@@ -73,6 +75,7 @@ def test_reaching_max_steps_is_not_a_prune(sqlite_url: str) -> None:
         action = _feed(ledger, sched, "a", step, 0.5 + step / 10)
     assert action == TrialScheduler.STOP and ledger.entry("a").stop is None
     ledger.finish("a")
+    ledger.flush()
     assert ledger.study.trials[0].state.name == "COMPLETE"
 
 
@@ -115,10 +118,9 @@ def test_median_rule_explains_with_the_median(sqlite_url: str) -> None:
     assert "median" in stop["reason"]
 
 
-def test_unknown_scheduler_and_bad_options(sqlite_url: str) -> None:
+def test_unknown_scheduler_and_bad_options() -> None:
     spec = parse_space(SPACE % ("maximize", ""))
-    ledger = Ledger(open_study(spec, "x", sqlite_url), spec, define_by_run(spec), 5)
     with pytest.raises(ValueError, match="unknown scheduler 'pbt2'"):
-        make_scheduler(Component("pbt2"), ledger, 4)
+        make_scheduler(Component("pbt2"), spec, 4)
     with pytest.raises(ValueError, match="bad options"):
-        make_scheduler(Component("asha", {"grace": 1}), ledger, 4)
+        make_scheduler(Component("asha", {"grace": 1}), spec, 4)
