@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import itertools
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,9 +62,13 @@ def importance(snap: StudySnapshot, evaluator: str = "ped-anova",
                     datetime_start=stamp, datetime_complete=stamp, params=r.params,
                     distributions=r.distributions, user_attrs={}, system_attrs={},
                     intermediate_values={}, trial_id=r.trial_id) for r in done])
-    target = None if len(directions) == 1 else (lambda t: t.values[objective])
+    # With a target, evaluators assume lower is better: flip maximised objectives.
+    sign = -1.0 if directions[objective] == "maximize" else 1.0
+    target = None if len(directions) == 1 else (lambda t: sign * t.values[objective])
     try:
-        result = optuna.importance.get_param_importances(study, evaluator=ev, target=target)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the evaluator's "lower is better" notice
+            result = optuna.importance.get_param_importances(study, evaluator=ev, target=target)
     except (ImportError, ModuleNotFoundError) as exc:
         return Importance(evaluator, len(done), (), f"{evaluator} unavailable: {exc}")
     except (RuntimeError, ValueError) as exc:  # e.g. a single distinct value per parameter
@@ -127,8 +133,8 @@ def contour(data: ParamData, x: str, y: str, bins: int = 20) -> Contour:
 
     def centers(axis: ParamAxis, e: list[float]) -> tuple[float, ...]:
         if axis.log and e[0] > 0:
-            return tuple(math.sqrt(a * b) for a, b in zip(e, e[1:], strict=False))
-        return tuple((a + b) / 2 for a, b in zip(e, e[1:], strict=False))
+            return tuple(math.sqrt(a * b) for a, b in itertools.pairwise(e))
+        return tuple((a + b) / 2 for a, b in itertools.pairwise(e))
 
     z = tuple(tuple((sums[(ix, iy)][0] / sums[(ix, iy)][1]) if (ix, iy) in sums else None
                     for ix in range(len(ex) - 1)) for iy in range(len(ey) - 1))

@@ -94,7 +94,8 @@ def _filters(path: str, raw: Any) -> Filters:
         raise _fail(path, "filters", raw, "expected a mapping")
     for key in raw:
         if key not in _FILTER_KEYS:
-            raise _fail(path, f"filters.{key}", raw[key], f"unknown filter; use {sorted(_FILTER_KEYS)}")
+            raise _fail(path, f"filters.{key}", raw[key],
+                        f"unknown filter; use {sorted(_FILTER_KEYS)}")
     states = STATES
     if "states" in raw:
         states = _str_list(path, "filters.states", raw["states"], STATES)

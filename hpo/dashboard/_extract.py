@@ -60,6 +60,8 @@ def stop_note(rec: TrialRecord) -> str:
 def objective_label(snap: StudySnapshot) -> str:
     """The objective's name (hpo's metric attribute), e.g. ``"accuracy"``."""
     metric = snap.meta.user_attrs.get(attrs.METRIC)
+    if isinstance(metric, (list, tuple)):  # one name per objective
+        return ", ".join(str(m) for m in metric)
     return str(metric) if metric else "objective"
 
 
@@ -187,8 +189,9 @@ def history(snap: StudySnapshot, objective: int = 0) -> History:
             and len(r.values) > objective and _finite(r.values[objective])]
     values = [r.values[objective] for r in done]
     timed = sorted((r.complete, r.values[objective]) for r in done if r.complete is not None)
+    multi = len(snap.meta.directions) > 1
     return History(
-        metric=objective_label(snap) if len(snap.meta.directions) <= 1 else f"objective {objective}",
+        metric=f"objective {objective}" if multi else objective_label(snap),
         direction=direction, numbers=tuple(r.number for r in done), values=tuple(values),
         best_by_number=tuple(_running_best(values, direction)),
         times=tuple(t for t, _ in timed), time_values=tuple(v for _, v in timed),

@@ -1,9 +1,12 @@
 """Plotly figures rendered from the info objects of ``_extract``, ``_analysis`` and friends.
 
-Large studies are drawn with a handful of WebGL traces (one per trial state, trials
+Large studies are drawn with a handful of SVG traces (one per trial state, trials
 separated by NaN gaps) rather than one trace per trial: 10,000 traces take plotly.js
-seconds to lay out, a few long ones take milliseconds. Times go to plotly as
-milliseconds since the epoch on date axes, so arrays stay numeric and compact.
+seconds to lay out, a few long ones take milliseconds. SVG rather than WebGL because
+each WebGL plot costs ~0.5 s (parallel coordinates ~1.5 s) to start in a browser
+without a GPU, while a 60,000-point SVG line draws in ~0.2 s; WebGL parallel
+coordinates (with brushing) stay one click away. Times go to plotly as milliseconds
+since the epoch on date axes, so arrays stay numeric and compact.
 """
 
 from __future__ import annotations
@@ -73,11 +76,11 @@ def history_figure(h: History, by: str = "number") -> go.Figure:
         x_pts = x_best = _ms(h.times)
         y_pts, y_best = h.time_values, h.best_by_time
         fig.update_xaxes(title_text="completion time (UTC)", type="date")
-    fig.add_trace(go.Scattergl(x=x_pts, y=np.asarray(y_pts, dtype=float), mode="markers",
-                               name="trial value", marker={"size": 5, "opacity": 0.5,
+    fig.add_trace(go.Scatter(x=x_pts, y=np.asarray(y_pts, dtype=float), mode="markers",
+                               name="trial value", marker={"size": 7, "opacity": 0.75,
                                                            "color": STATE_COLORS["COMPLETE"]},
                                hovertemplate="%{x}: %{y:.4g}<extra></extra>"))
-    fig.add_trace(go.Scattergl(x=np.asarray(x_best), y=np.asarray(y_best, dtype=float),
+    fig.add_trace(go.Scatter(x=np.asarray(x_best), y=np.asarray(y_best, dtype=float),
                                mode="lines", line={"shape": "hv", "color": "#d62728",
                                                    "width": 2}, name="best so far",
                                hovertemplate="best %{y:.4g}<extra></extra>"))
@@ -105,26 +108,57 @@ def curves_figure(c: Curves) -> go.Figure:
             x[i + k] = y[i + k] = num[i + k] = _NAN
             i += k + 1
         dim = len(group) > 200 and state in ("PRUNED", "FAIL")
-        fig.add_trace(go.Scattergl(
+        fig.add_trace(go.Scatter(
             x=x, y=y, customdata=num, mode="lines", name=f"{state.lower()} ({len(group)})",
             line={"color": STATE_COLORS[state], "width": 1.2},
             opacity=0.25 if dim else 0.7, legendgroup=state,
             hovertemplate="trial %{customdata}<br>step %{x}: %{y:.4g}<extra></extra>"))
         if state in ("PRUNED", "FAIL"):
-            fig.add_trace(go.Scattergl(
-                x=np.array([cv.steps[-1] for cv in group]),
-                y=np.array([cv.values[-1] for cv in group], dtype=float),
-                mode="markers", legendgroup=state, showlegend=False,
-                name="stopped" if state == "PRUNED" else "failed",
-                marker={"symbol": "x" if state == "PRUNED" else "circle-x", "size": 7,
-                        "color": STATE_COLORS[state]},
-                customdata=np.array([cv.number for cv in group]),
-                text=_notes([cv.note for cv in group]),
-                hovertemplate="trial %{customdata} %{text}<br>step %{x}: %{y:.4g}"
-                              "<extra></extra>"))
+            _end_marks(fig, group, state)
     fig.update_xaxes(title_text="step")
     fig.update_yaxes(title_text=c.label)
     return _layout(fig, title)
+
+
+MAX_MARKS = 1000  # beyond this, per-trial end marks cost more to draw than they tell
+
+
+def _end_marks(fig: go.Figure, group: list[Any], state: str) -> None:
+    """Mark where pruned/failed curves end; many marks are summarised per step."""
+    symbol = "x" if state == "PRUNED" else "circle-x"
+    color = STATE_COLORS[state]
+    if len(group) <= MAX_MARKS:
+        x = np.array([cv.steps[-1] for cv in group], dtype=np.float32)
+        y = np.array([cv.values[-1] for cv in group], dtype=np.float32)
+        num = np.array([cv.number for cv in group], dtype=np.float32)
+        text = _notes([cv.note for cv in group])
+        size = 7
+        hover = "trial %{customdata} %{text}<br>step %{x}: %{y:.4g}<extra></extra>"
+    else:
+        by_step: dict[int, list[Any]] = {}
+        for cv in group:
+            by_step.setdefault(cv.steps[-1], []).append(cv)
+        steps = sorted(by_step)
+        x = np.array(steps, dtype=np.float32)
+        y = np.array([float(np.median([cv.values[-1] for cv in by_step[s]])) for s in steps])
+        num = np.array([len(by_step[s]) for s in steps], dtype=np.float32)
+        text = [_summary(by_step[s]) for s in steps]
+        size = 12
+        hover = ("%{customdata} trials " + ("stopped" if state == "PRUNED" else "failed")
+                 + " at step %{x} (median %{y:.4g})<br>%{text}<extra></extra>")
+    fig.add_trace(go.Scatter(
+        x=x, y=y, customdata=num, text=text, mode="markers", legendgroup=state,
+        showlegend=False, name="stopped" if state == "PRUNED" else "failed",
+        marker={"symbol": symbol, "size": size, "color": color,
+                "line": {"width": 1, "color": "#333"}}, hovertemplate=hover))
+
+
+def _summary(group: list[Any]) -> str:
+    counts: dict[str, int] = {}
+    for cv in group:
+        head = cv.note.split(" (", 1)[0].split(": ", 1)[0] if cv.note else "no explanation"
+        counts[head] = counts.get(head, 0) + 1
+    return "<br>".join(f"{n} × {h}" for h, n in sorted(counts.items(), key=lambda kv: -kv[1])[:4])
 
 
 def _axis_values(axis: ParamAxis) -> tuple[np.ndarray, dict[str, Any]]:
@@ -137,22 +171,77 @@ def _axis_values(axis: ParamAxis) -> tuple[np.ndarray, dict[str, Any]]:
     return vals, {"label": axis.name}
 
 
-def parallel_figure(d: ParamData) -> go.Figure:
-    """Parallel coordinates of parameters and objective over completed trials."""
+def parallel_figure(d: ParamData, interactive: bool = False) -> go.Figure:
+    """Parallel coordinates of objective and parameters over completed trials.
+
+    The default draws SVG polylines in five colour bands by objective quantile (fast
+    everywhere); ``interactive=True`` gives plotly's WebGL ``parcoords`` with brushing.
+    """
     title = f"Parallel coordinates ({len(d.numbers)} completed trials)"
     if not d.numbers or not d.axes:
         return empty_figure(title, "No completed trial with parameters yet.")
     obj = np.asarray(d.objective, dtype=float)
-    dims = [{"label": d.metric, "values": obj}]
-    for axis in d.axes:
-        vals, extra = _axis_values(axis)
-        dims.append({"values": vals, **extra})
-    fig = go.Figure(go.Parcoords(
-        dimensions=dims,
-        line={"color": obj, "colorscale": "Viridis", "showscale": True,
-              "reversescale": d.direction == "minimize",
-              "colorbar": {"title": {"text": d.metric}}}))
-    return _layout(fig, title, margin={"l": 70, "r": 40, "t": 80, "b": 30})
+    if interactive:
+        dims = [{"label": d.metric, "values": obj}]
+        for axis in d.axes:
+            vals, extra = _axis_values(axis)
+            dims.append({"values": vals, **extra})
+        fig = go.Figure(go.Parcoords(
+            dimensions=dims,
+            line={"color": obj, "colorscale": "Viridis", "showscale": True,
+                  "reversescale": d.direction == "minimize",
+                  "colorbar": {"title": {"text": d.metric}}}))
+        return _layout(fig, title + " · drag along an axis to filter",
+                       margin={"l": 70, "r": 40, "t": 80, "b": 30})
+    cols: list[tuple[str, np.ndarray, list[float], list[str]]] = []
+    for label, vals, extra in [(d.metric, obj, {"label": d.metric}),
+                               *((a.name, *_axis_values(a)) for a in d.axes)]:
+        ticks, texts = _ticks(vals, extra)
+        cols.append((extra.get("label", label), vals, ticks, texts))
+    fig = go.Figure()
+    m = len(cols)
+    norm = np.empty((len(obj), m))
+    for j, (_, vals, ticks, _) in enumerate(cols):
+        lo, hi = min(ticks[0], np.nanmin(vals)), max(ticks[-1], np.nanmax(vals))
+        norm[:, j] = (vals - lo) / (hi - lo) if hi > lo else 0.5
+        for t, text in zip(ticks, cols[j][3], strict=True):
+            y = (t - lo) / (hi - lo) if hi > lo else 0.5
+            fig.add_annotation(x=j, y=y, text=text, showarrow=False, xanchor="left", xshift=4,
+                               font={"size": 10, "color": "#555"})
+    # Five bands by objective quantile, best drawn last so it sits on top.
+    rank = np.argsort(np.argsort(-obj if d.direction == "maximize" else obj))
+    band = (rank * 5 // len(obj)).astype(int)
+    colors = ["#fde725", "#5ec962", "#21918c", "#3b528b", "#440154"]
+    names = ["best 20%", "20–40%", "40–60%", "60–80%", "worst 20%"]
+    for b in range(4, -1, -1):
+        idx = np.flatnonzero(band == b)
+        if not len(idx):
+            continue
+        xs = np.full((len(idx), m + 1), _NAN, dtype=np.float32)
+        ys = np.full((len(idx), m + 1), _NAN, dtype=np.float32)
+        xs[:, :m] = np.arange(m)
+        ys[:, :m] = norm[idx]
+        nums = np.repeat(np.asarray(d.numbers, dtype=np.float32)[idx], m + 1)
+        fig.add_trace(go.Scatter(
+            x=xs.ravel(), y=ys.ravel(), customdata=nums, mode="lines", name=names[b],
+            line={"color": colors[b], "width": 1.5 if b == 0 else 1},
+            opacity=0.9 if b == 0 else 0.45,
+            hovertemplate="trial %{customdata}<extra>" + names[b] + "</extra>"))
+    for j in range(m):
+        fig.add_shape(type="line", x0=j, x1=j, y0=0, y1=1, line={"color": "#333", "width": 1})
+    fig.update_xaxes(tickvals=list(range(m)), ticktext=[c[0] for c in cols], side="top",
+                     range=[-0.2, m - 0.4], showgrid=False, zeroline=False)
+    fig.update_yaxes(visible=False, range=[-0.05, 1.05])
+    return _layout(fig, title, margin={"l": 30, "r": 20, "t": 80, "b": 40})
+
+
+def _ticks(vals: np.ndarray, extra: dict[str, Any]) -> tuple[list[float], list[str]]:
+    if "tickvals" in extra:
+        return list(extra["tickvals"]), list(extra["ticktext"])
+    lo, hi = float(np.nanmin(vals)), float(np.nanmax(vals))
+    ticks = [lo, (lo + hi) / 2, hi] if hi > lo else [lo]
+    log = extra.get("label", "").startswith("log10 ")
+    return ticks, [f"{10 ** t:.3g}" if log else f"{t:.4g}" for t in ticks]
 
 
 def slice_figure(d: ParamData) -> go.Figure:
@@ -169,9 +258,9 @@ def slice_figure(d: ParamData) -> go.Figure:
             x: Any = [None if v is None else axis.choices[int(v)] for v in axis.values]
         else:
             x = np.array([_NAN if v is None else v for v in axis.values], dtype=float)
-        fig.add_trace(go.Scattergl(
+        fig.add_trace(go.Scatter(
             x=x, y=np.asarray(d.objective, dtype=float), mode="markers", showlegend=False,
-            customdata=nums, marker={"size": 5, "color": nums, "colorscale": "Blues",
+            customdata=nums, marker={"size": 6, "color": nums, "colorscale": "Viridis",
                                      "opacity": 0.7, "showscale": i == cols,
                                      "colorbar": {"title": {"text": "trial"}}},
             hovertemplate="trial %{customdata}<br>%{x}: %{y:.4g}<extra></extra>"),
@@ -196,7 +285,7 @@ def contour_figure(c: Contour) -> go.Figure:
         colorscale="Viridis", colorbar={"title": {"text": c.metric}}, line={"width": 0.5},
         hovertemplate=f"{c.x.name} %{{x:.3g}}<br>{c.y.name} %{{y:.3g}}<br>mean %{{z:.4g}}"
                       "<extra></extra>"))
-    fig.add_trace(go.Scattergl(
+    fig.add_trace(go.Scatter(
         x=np.asarray(c.points_x, dtype=float), y=np.asarray(c.points_y, dtype=float),
         mode="markers", showlegend=False, marker={"size": 4, "color": "white",
                                                   "line": {"width": 0.6, "color": "#333"}},
@@ -220,7 +309,7 @@ def pareto_figure(p: Pareto) -> go.Figure:
     nums = np.asarray(p.numbers, dtype=float)
     order = np.argsort(a[front])
     fig = go.Figure()
-    fig.add_trace(go.Scattergl(x=a[~front], y=b[~front], customdata=nums[~front],
+    fig.add_trace(go.Scatter(x=a[~front], y=b[~front], customdata=nums[~front],
                                mode="markers", name="dominated",
                                marker={"color": "#aab4c3", "size": 6},
                                hovertemplate="trial %{customdata}: (%{x:.4g}, %{y:.4g})"
@@ -234,6 +323,29 @@ def pareto_figure(p: Pareto) -> go.Figure:
     fig.update_xaxes(title_text=p.names[0])
     fig.update_yaxes(title_text=p.names[1])
     return _layout(fig, title)
+
+
+def _step_envelope(ts: tuple[float, ...], ns: tuple[int, ...], buckets: int = 800
+                   ) -> tuple[list[float], list[int]]:
+    """At most ~2 points per bucket (min and max) of a step series: a 20,000-step area
+    costs plotly a second to fill, and a screen shows under a thousand columns anyway."""
+    if len(ts) <= 2 * buckets:
+        return list(ts), list(ns)
+    lo, width = ts[0], (ts[-1] - ts[0]) / buckets or 1.0
+    out_t: list[float] = []
+    out_n: list[int] = []
+    start = 0
+    for b in range(buckets):
+        end = start
+        limit = lo + (b + 1) * width
+        while end < len(ts) and (ts[end] <= limit or b == buckets - 1):
+            end += 1
+        if end > start:
+            chunk = ns[start:end]
+            out_t += [ts[start], ts[end - 1]]
+            out_n += [max(chunk), min(chunk)] if b % 2 else [min(chunk), max(chunk)]
+        start = end
+    return out_t, out_n
 
 
 def timeline_figure(t: Timeline) -> go.Figure:
@@ -257,13 +369,14 @@ def timeline_figure(t: Timeline) -> go.Figure:
         x[0::3], x[1::3] = _ms([b.start for b in group]), _ms([b.end for b in group])
         y[0::3] = y[1::3] = [lane_ix[b.lane] for b in group]
         num[0::3] = num[1::3] = [b.number for b in group]
-        fig.add_trace(go.Scattergl(x=x, y=y, customdata=num, mode="lines",
+        fig.add_trace(go.Scatter(x=x, y=y, customdata=num, mode="lines",
                                    line={"color": color, "width": width},
                                    name=f"{state.lower()} ({n})", legendgroup=state,
                                    hovertemplate="trial %{customdata}<extra></extra>"),
                       row=1, col=1)
-        if state in ("PRUNED", "FAIL"):
-            fig.add_trace(go.Scattergl(
+        # Colour already says "pruned"; per-trial marks only while they stay legible.
+        if state == "FAIL" or (state == "PRUNED" and n <= MAX_MARKS):
+            fig.add_trace(go.Scatter(
                 x=_ms([b.end for b in group]), y=[lane_ix[b.lane] for b in group],
                 customdata=np.asarray([b.number for b in group], dtype=np.float32),
                 text=_notes([b.note for b in group]),
@@ -271,7 +384,8 @@ def timeline_figure(t: Timeline) -> go.Figure:
                 marker={"symbol": "x" if state == "PRUNED" else "circle-x", "size": 7,
                         "color": color, "line": {"width": 1, "color": "#333"}},
                 hovertemplate="trial %{customdata} %{text}<extra></extra>"), row=1, col=1)
-    fig.add_trace(go.Scatter(x=_ms(t.concurrency_t), y=np.asarray(t.concurrency_n),
+    ct, cn = _step_envelope(t.concurrency_t, t.concurrency_n)
+    fig.add_trace(go.Scatter(x=_ms(ct), y=np.asarray(cn),
                              mode="lines", line={"shape": "hv", "color": "#555"},
                              name="trials running", fill="tozeroy",
                              hovertemplate="%{y} running<extra></extra>"), row=2, col=1)

@@ -15,7 +15,7 @@ from typing import Any
 
 from hpo.dashboard import _analysis, _compare, _extract, _figures, _timeline
 from hpo.dashboard._config import Filters
-from hpo.dashboard._store import StudySnapshot, Store
+from hpo.dashboard._store import Store, StudySnapshot
 
 STUDY_PANELS = ("history", "history_time", "curves", "parallel", "importance", "slice",
                 "contour", "pareto", "timeline")
@@ -52,7 +52,8 @@ def study_figure(snap: StudySnapshot, panel: str, opts: dict[str, str]) -> Any:
         return _figures.curves_figure(_extract.curves(snap, opts.get("metric")
                                                       or _extract.OBJECTIVE))
     if panel == "parallel":
-        return _figures.parallel_figure(_extract.param_data(snap))
+        return _figures.parallel_figure(_extract.param_data(snap),
+                                        interactive=opts.get("style") == "interactive")
     if panel == "slice":
         return _figures.slice_figure(_extract.param_data(snap))
     if panel == "importance":

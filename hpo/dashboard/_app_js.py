@@ -1,0 +1,308 @@
+"""The browser script of every page (kept as a string so the package needs no data files)."""
+
+# ruff: noqa: E501  (JavaScript, not Python: its own line breaks keep it readable)
+
+APP_JS = r"""
+(function () {
+'use strict';
+const C = window.HPO;
+const app = document.getElementById('app');
+const PLOT_CFG = {responsive: true, displaylogo: false};
+
+function el(tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === 'class') e.className = v;
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else if (v !== null && v !== undefined && v !== false) e.setAttribute(k, v);
+  }
+  for (const k of kids.flat()) {
+    if (k === null || k === undefined) continue;
+    e.append(k instanceof Node ? k : document.createTextNode(String(k)));
+  }
+  return e;
+}
+function fmt(v) {
+  if (v === null || v === undefined || v === '') return '–';
+  if (typeof v === 'number') {
+    if (Number.isInteger(v)) return String(v);
+    const a = Math.abs(v);
+    return (a !== 0 && (a < 1e-3 || a >= 1e6)) ? v.toExponential(3) : Number(v.toPrecision(5)).toString();
+  }
+  return String(v);
+}
+function dur(s) {
+  if (s === null || s === undefined) return '–';
+  if (s < 90) return s.toFixed(0) + ' s';
+  if (s < 5400) return (s / 60).toFixed(1) + ' min';
+  return (s / 3600).toFixed(1) + ' h';
+}
+function url(path, params) {
+  const u = new URL(path, window.location.href);
+  for (const [k, v] of Object.entries(params || {})) {
+    if (Array.isArray(v)) v.forEach(x => u.searchParams.append(k, x));
+    else if (v !== null && v !== undefined && v !== '') u.searchParams.set(k, v);
+  }
+  return u.toString();
+}
+async function getJSON(u) {
+  const r = await fetch(u, {cache: 'no-store', credentials: 'same-origin'});
+  if (!r.ok) throw new Error(r.status + ': ' + (await r.text()));
+  return r.json();
+}
+function showError(err) {
+  const box = document.getElementById('error') || app.insertBefore(el('div', {id: 'error', class: 'error'}), app.firstChild);
+  box.textContent = String(err && err.message || err);
+}
+function clearError() { const b = document.getElementById('error'); if (b) b.remove(); }
+function setLive(text) { document.getElementById('live').textContent = text; }
+function draw(div, fig) {
+  const panel = div.closest('.panel');
+  if (!fig) { if (panel) panel.style.display = 'none'; return Promise.resolve(); }
+  if (panel) panel.style.display = '';
+  fig.layout.uirevision = 'keep';  // keep zoom and hidden traces across live redraws
+  const t0 = performance.now();
+  return Plotly.react(div, fig.data, fig.layout, PLOT_CFG).then(r => {
+    (window.hpoPlotMs = window.hpoPlotMs || {})[div.id] = Math.round(performance.now() - t0);
+    return r;
+  });
+}
+function stateBadge(s) { return el('span', {class: 'badge s-' + s}, s.toLowerCase()); }
+function card(k, v) { return el('div', {class: 'card'}, el('div', {class: 'k'}, k), el('div', {class: 'v'}, v)); }
+function countsText(c) {
+  return ['COMPLETE', 'PRUNED', 'FAIL', 'RUNNING'].filter(s => c[s]).map(s => c[s] + ' ' + s.toLowerCase()).join(', ') || 'none';
+}
+function poller(check, seconds) {
+  if (C.static || !seconds) { setLive(C.static ? 'static report' : 'live updates off'); return; }
+  setLive('live · every ' + seconds + ' s');
+  let busy = false;
+  setInterval(async () => {
+    if (busy || document.hidden) return;
+    busy = true;
+    try { await check(); clearError(); setLive('live · updated ' + new Date().toLocaleTimeString()); }
+    catch (e) { setLive('live · store unreachable, retrying'); }
+    finally { busy = false; }
+  }, seconds * 1000);
+}
+function ready(promises) {
+  Promise.all(promises).then(() => { window.hpoReady = true; }, e => { showError(e); });
+}
+
+// Sortable, paged table of rows (arrays) under `columns`.
+function dataTable(columns, rows, opts) {
+  opts = opts || {};
+  const st = {col: opts.sortCol ?? 0, dir: opts.sortDir ?? 1, page: 0, filter: ''};
+  const per = opts.perPage || 50;
+  const wrap = el('div');
+  function render() {
+    let rs = rows;
+    if (st.filter) rs = rs.filter(r => r[opts.filterCol] === st.filter);
+    rs = rs.slice().sort((a, b) => {
+      const x = a[st.col], y = b[st.col];
+      if (x === y) return 0;
+      if (x === null || x === undefined) return 1;
+      if (y === null || y === undefined) return -1;
+      return (x < y ? -1 : 1) * st.dir;
+    });
+    const pages = Math.max(1, Math.ceil(rs.length / per));
+    st.page = Math.min(st.page, pages - 1);
+    const head = el('tr', {}, columns.map((c, i) => el('th', {
+      title: 'sort by ' + c, onclick: () => { st.dir = st.col === i ? -st.dir : 1; st.col = i; render(); }
+    }, c + (st.col === i ? (st.dir > 0 ? ' ▲' : ' ▼') : ''))));
+    const body = rs.slice(st.page * per, (st.page + 1) * per).map(r => el('tr', {}, r.map((v, i) =>
+      opts.cell ? opts.cell(columns[i], v, r) : el('td', {class: typeof v === 'number' ? 'num' : ''}, fmt(v)))));
+    const pager = el('div', {class: 'pager'},
+      el('button', {onclick: () => { st.page--; render(); }, disabled: st.page === 0 ? 'disabled' : null}, '‹ prev'),
+      el('span', {class: 'muted'}, `page ${st.page + 1} of ${pages} · ${rs.length} rows`),
+      el('button', {onclick: () => { st.page++; render(); }, disabled: st.page >= pages - 1 ? 'disabled' : null}, 'next ›'),
+      opts.filterCol !== undefined ? el('select', {'aria-label': 'filter by state', onchange: e => { st.filter = e.target.value; st.page = 0; render(); }},
+        ['', 'COMPLETE', 'PRUNED', 'FAIL', 'RUNNING'].map(s => { const o = el('option', {value: s}, s ? s.toLowerCase() : 'all states'); if (s === st.filter) o.selected = true; return o; })) : null);
+    wrap.replaceChildren(pager, el('div', {class: 'tablewrap'}, el('table', {}, el('thead', {}, head), el('tbody', {}, body))));
+  }
+  wrap.update = newRows => { rows = newRows; render(); };
+  render();
+  return wrap;
+}
+
+// ---------------------------------------------------------------- studies list
+async function studiesPage() {
+  document.title = 'hpo studies';
+  const selected = new Set();
+  const cmp = el('button', {disabled: 'disabled', id: 'compare-btn', onclick: () => {
+    window.location.href = url(C.root + 'compare', {study: [...selected]});
+  }}, 'Compare selected');
+  const tableBox = el('div');
+  app.replaceChildren(el('h1', {}, 'Studies'), el('div', {class: 'toolbar'}, cmp,
+    el('span', {class: 'muted'}, 'tick two or more studies to compare them · storage: ', el('code', {}, C.storage || ''))), tableBox);
+  const cols = ['', 'study', 'state', 'trials', 'by state', 'best', 'metric', 'duration', 'compute', 'model', 'data'];
+  function rowsOf(data) {
+    return data.studies.map(s => [s.name, s.name, s.state, s.n_trials, countsText(s.counts), s.best,
+      s.metric + (s.directions.length ? ' (' + s.directions.join(', ') + ')' : ''), s.duration_s, s.compute_s, s.model, s.data]);
+  }
+  const cell = (col, v, r) => {
+    if (col === '') {
+      const box = el('input', {type: 'checkbox', 'aria-label': 'select ' + v, onchange: e => {
+        e.target.checked ? selected.add(v) : selected.delete(v); cmp.disabled = selected.size < 2; }});
+      box.checked = selected.has(v);
+      return el('td', {}, box);
+    }
+    if (col === 'study') return el('td', {}, el('a', {href: C.root + 'study/' + encodeURIComponent(v)}, v));
+    if (col === 'state') return el('td', {}, stateBadge(v));
+    if (col === 'duration') return el('td', {class: 'num'}, dur(v));
+    if (col === 'compute') return el('td', {class: 'num', title: 'every trial\'s wall time added up'}, dur(v));
+    return el('td', {class: typeof v === 'number' ? 'num' : ''}, fmt(v));
+  };
+  const data = await getJSON(C.root + 'api/studies');
+  if (!data.studies.length) tableBox.append(el('p', {class: 'muted'}, 'No study in this storage yet.'));
+  const table = dataTable(cols, rowsOf(data), {sortCol: 1, cell, perPage: 100});
+  tableBox.append(table);
+  window.hpoReady = true;
+  poller(async () => { table.update(rowsOf(await getJSON(C.root + 'api/studies'))); }, C.refresh_s);
+}
+
+// ---------------------------------------------------------------- one study
+const PANEL_TITLES = {table: 'Trials'};
+async function studyPage() {
+  const name = C.study;
+  document.title = name + ' · hpo';
+  document.getElementById('crumb').textContent = '› ' + name;
+  const opts = {metric: '', x: '', y: '', evaluator: 'ped-anova', style: ''};
+  const divs = {};
+  const order = ['history', 'history_time', 'curves', 'timeline', 'parallel', 'slice', 'importance', 'contour', 'pareto'];
+  const wide = new Set(['curves', 'timeline', 'parallel', 'slice']);
+  const cards = el('div', {class: 'cards'});
+  const grid = el('div', {class: 'grid'});
+  const metricSel = el('select', {'aria-label': 'metric', onchange: e => { opts.metric = e.target.value; refresh(['curves']); }});
+  const xSel = el('select', {'aria-label': 'contour x', onchange: e => { opts.x = e.target.value; refresh(['contour']); }});
+  const ySel = el('select', {'aria-label': 'contour y', onchange: e => { opts.y = e.target.value; refresh(['contour']); }});
+  const evSel = el('select', {'aria-label': 'importance evaluator', onchange: e => { opts.evaluator = e.target.value; refresh(['importance']); }},
+    ['ped-anova', 'fanova', 'mean-decrease-impurity'].map(v => el('option', {value: v}, v)));
+  const styleSel = el('select', {'aria-label': 'parallel style', onchange: e => { opts.style = e.target.value; refresh(['parallel']); }},
+    el('option', {value: ''}, 'lines (fast)'), el('option', {value: 'interactive'}, 'interactive, brushable (WebGL)'));
+  const controls = {parallel: ['style ', styleSel], curves: ['metric ', metricSel], contour: ['x ', xSel, ' y ', ySel], importance: ['evaluator ', evSel]};
+  for (const p of order) {
+    divs[p] = el('div', {class: 'plot', id: 'plot-' + p});
+    const ctl = controls[p] && !C.static ? el('div', {class: 'controls'}, controls[p]) : (controls[p] && p === 'curves' ? el('div', {class: 'controls'}, controls[p]) : null);
+    grid.append(el('div', {class: 'panel' + (wide.has(p) ? ' wide' : ''), id: 'panel-' + p}, ctl, divs[p]));
+  }
+  const tableBox = el('div', {class: 'panel wide', id: 'panel-table'});
+  grid.append(tableBox);
+  app.replaceChildren(el('h1', {}, name), cards, grid);
+  let table = null, revision = null;
+
+  function fillSelect(sel, values, current) {
+    const have = [...sel.options].map(o => o.value).join('\n');
+    if (have !== values.join('\n')) sel.replaceChildren(...values.map(v => el('option', {value: v}, v)));
+    sel.value = current;
+  }
+  function render(data, which) {
+    const s = data.summary;
+    revision = data.revision;
+    cards.replaceChildren(card('state', stateBadge(s.state)), card('trials', s.n_trials), card('by state', countsText(s.counts)),
+      card('best ' + s.metric, fmt(s.best)), card('direction', s.directions.join(', ')), card('duration', dur(s.duration_s)),
+      card('compute', dur(s.compute_s)), card('model', s.model || '–'), card('data', s.data || '–'));
+    fillSelect(metricSel, data.metrics, opts.metric || data.metrics[0]);
+    if (data.params.length > 1) {
+      fillSelect(xSel, data.params, opts.x || data.params[0]);
+      fillSelect(ySel, data.params, opts.y || data.params[1]);
+    }
+    // Draw one plot per task, top of the page first, so the browser paints between them.
+    let chain = Promise.resolve();
+    for (const p of which) {
+      if (p === 'table') continue;
+      let fig = data.figures[p];
+      if (C.static && p === 'curves' && opts.metric) fig = data.figures['curves:' + opts.metric] || fig;
+      if (fig !== undefined) chain = chain.then(() => new Promise(r => setTimeout(r, 0))).then(() => draw(divs[p], fig));
+    }
+    const promises = [chain];
+    if (data.table) {
+      const t = data.table;
+      const rows = t.rows;
+      const cell = (col, v) => {
+        if (col === 'state') return el('td', {}, stateBadge(v));
+        if (col === 'duration_s') return el('td', {class: 'num'}, dur(v));
+        if (col === 'note') return el('td', {class: 'note'}, v || '');
+        return el('td', {class: typeof v === 'number' ? 'num' : ''}, fmt(v));
+      };
+      if (!table) {
+        table = dataTable(t.columns, rows, {sortCol: 0, cell, filterCol: 1});
+        tableBox.replaceChildren(el('div', {class: 'controls'}, el('b', {}, 'Trials'),
+          el('span', {class: 'muted'}, 'click a column to sort; note says why a trial stopped early or failed')), table);
+      } else table.update(rows);
+    }
+    return promises;
+  }
+  async function refresh(which) {
+    if (C.static) return Promise.all(render(C.data, which));
+    const t0 = performance.now();
+    const data = await getJSON(url(C.root + 'api/study/' + encodeURIComponent(name), Object.assign({panel: which}, opts)));
+    const t1 = performance.now();
+    await Promise.all(render(data, which));
+    window.hpoTimings = {fetch_ms: t1 - t0, render_ms: performance.now() - t1};
+  }
+  const all = order.concat(['table']);
+  if (C.static) { ready(render(C.data, all)); return; }
+  ready([refresh(all)]);
+  poller(async () => {
+    const r = await getJSON(url(C.root + 'api/revision', {study: name}));
+    if (r.revision[0] !== revision) await refresh(all);
+  }, C.refresh_s);
+}
+
+// ---------------------------------------------------------------- comparison
+async function comparePage() {
+  const names = C.studies;
+  document.title = 'compare · hpo';
+  document.getElementById('crumb').textContent = '› ' + (C.title || 'compare ' + names.join(', '));
+  const panels = C.panels;
+  const divs = {};
+  const grid = el('div', {class: 'grid'});
+  const summaryBox = el('div', {class: 'panel wide', id: 'panel-summary'});
+  const configBox = el('div', {class: 'panel wide', id: 'panel-best_configs'});
+  for (const p of panels) {
+    if (p === 'summary') grid.append(summaryBox);
+    else if (p === 'best_configs') grid.append(configBox);
+    else { divs[p] = el('div', {class: 'plot', id: 'plot-' + p}); grid.append(el('div', {class: 'panel' + (p === 'importance' ? ' wide' : ''), id: 'panel-' + p}, divs[p])); }
+  }
+  app.replaceChildren(el('h1', {}, C.title || 'Comparison'), C.description ? el('p', {class: 'muted'}, C.description) : '', grid);
+  if (!names.length) { showError('No study matches this dashboard\'s "studies" patterns yet.'); window.hpoReady = true; }
+  let revision = null;
+  function render(data) {
+    revision = JSON.stringify(data.revision);
+    if (panels.includes('summary')) {
+      const rows = data.summaries.map(s => el('tr', {},
+        el('td', {}, el('a', {href: C.root + 'study/' + encodeURIComponent(s.name)}, s.name)), el('td', {}, stateBadge(s.state)),
+        el('td', {class: 'num'}, s.n_trials), el('td', {}, countsText(s.counts)), el('td', {class: 'num'}, fmt(s.best)),
+        el('td', {}, s.metric + ' (' + s.directions.join(', ') + ')'), el('td', {class: 'num'}, dur(s.duration_s)), el('td', {class: 'num'}, dur(s.compute_s))));
+      summaryBox.replaceChildren(el('div', {class: 'controls'}, el('b', {}, 'Studies')), el('table', {},
+        el('thead', {}, el('tr', {}, ['study', 'state', 'trials', 'by state', 'best', 'metric', 'duration', 'compute'].map(h => el('th', {class: 'nosort'}, h)))),
+        el('tbody', {}, rows)));
+    }
+    if (data.best_configs) {
+      const bc = data.best_configs;
+      const rows = bc.rows.map(r => el('tr', {class: r.differs ? 'differs' : ''}, el('td', {}, el(r.kind === 'param' ? 'code' : 'b', {}, r.label)),
+        r.values.map(v => el('td', {class: typeof v === 'number' ? 'num' : ''}, fmt(v)))));
+      configBox.replaceChildren(el('div', {class: 'controls'}, el('b', {}, 'Best configuration of each study'),
+        el('span', {class: 'muted'}, 'highlighted rows differ between studies')),
+        el('div', {class: 'tablewrap'}, el('table', {}, el('thead', {}, el('tr', {}, el('th', {class: 'nosort'}, ''), bc.studies.map(s => el('th', {class: 'nosort'}, s)))),
+          el('tbody', {}, rows))));
+    }
+    return Object.entries(divs).map(([p, div]) => draw(div, data.figures[p]));
+  }
+  async function load() {
+    if (C.static) return Promise.all(render(C.data));
+    const data = await getJSON(url(C.root + 'api/compare', {study: names, panel: panels, dashboard: C.dashboard}));
+    return Promise.all(render(data));
+  }
+  if (!names.length) return;
+  ready([load()]);
+  poller(async () => {
+    const r = await getJSON(url(C.root + 'api/revision', {study: names, dashboard: C.dashboard}));
+    if (JSON.stringify(r.revision) !== revision) await load();
+  }, C.refresh_s);
+}
+
+const pages = {studies: studiesPage, study: studyPage, compare: comparePage};
+pages[C.page]().catch(showError);
+})();
+"""

@@ -1,0 +1,45 @@
+"""``hpo report``: one study as a single self-contained HTML file that works offline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hpo.dashboard._store import Store
+from hpo.dashboard._views import STUDY_PANELS, Views
+
+
+def render_report(store: Store, study: str) -> str:
+    """The HTML of a static report of ``study``: data, plotly.js and script all inline.
+
+    Raises:
+        StoreError: no study has that name.
+    """
+    from plotly.offline import get_plotlyjs
+
+    from hpo.dashboard._app_js import APP_JS
+    from hpo.dashboard._pages import page
+
+    views = Views(store)
+    data = json.loads(views.study(study, ["table", *STUDY_PANELS], {}))
+    # Without a server the metric selector can only switch between curves made now.
+    for metric in data["metrics"][1:]:
+        extra = json.loads(views.study(study, ["curves"], {"metric": metric}))
+        data["figures"][f"curves:{metric}"] = extra["figures"]["curves"]
+    cfg = {"page": "study", "study": study, "static": True, "data": data, "root": "#",
+           "home": "#", "refresh_s": 0}
+    return page(f"{study} · hpo report", cfg, APP_JS, None, plotly_inline=get_plotlyjs())
+
+
+def write_report(url: str, study: str, out: str | Path) -> Path:
+    """Write the report of ``study`` read from storage ``url`` to ``out``; returns the path."""
+    store = Store(url)
+    try:
+        text = render_report(store, study)
+    finally:
+        store.close()
+    path = Path(out)
+    if path.parent != Path(""):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -1,0 +1,101 @@
+"""One render smoke test per figure: it builds, has marks, and serialises for plotly.js."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hpo.dashboard import _analysis, _compare, _extract, _figures, _timeline
+
+NOW = 4_000_000_000.0
+
+
+def _check(fig, min_traces: int = 1) -> dict:
+    out = json.loads(_figures.to_json(fig))
+    assert len(out["data"]) >= min_traces
+    assert out["layout"]["title"]["text"]
+    return out
+
+
+@pytest.fixture(scope="module")
+def snap(store):
+    return store.snapshot("bert-sst2")
+
+
+def test_history_by_number_and_time(snap):
+    h = _extract.history(snap)
+    for by in ("number", "time"):
+        out = _check(_figures.history_figure(h, by), 2)
+        assert out["data"][1]["name"] == "best so far"
+
+
+def test_curves_mark_pruned_and_failed(snap):
+    out = _check(_figures.curves_figure(_extract.curves(snap, "train_loss")), 3)
+    names = [t["name"] for t in out["data"]]
+    assert "pruned (14)" in names and "stopped" in names and "failed" in names
+    marks = next(t for t in out["data"] if t["name"] == "stopped")
+    assert all("asha" in text for text in marks["text"])
+
+
+def test_curves_summarise_many_marks(snap, monkeypatch):
+    monkeypatch.setattr(_figures, "MAX_MARKS", 3)
+    out = _check(_figures.curves_figure(_extract.curves(snap)))
+    marks = next(t for t in out["data"] if t["name"] == "stopped")
+    assert len(marks["text"]) == 2  # pruned at step 2 or at step 4
+    assert "stopped by asha" in marks["text"][0]
+
+
+def test_parallel_lines_and_interactive(snap):
+    d = _extract.param_data(snap)
+    out = _check(_figures.parallel_figure(d), 1)
+    assert out["layout"]["xaxis"]["ticktext"] == ["accuracy", "dropout", "log10 learning_rate",
+                                                  "optimizer"]
+    out = _check(_figures.parallel_figure(d, interactive=True))
+    assert out["data"][0]["type"] == "parcoords" and len(out["data"][0]["dimensions"]) == 4
+
+
+def test_slice(snap):
+    out = _check(_figures.slice_figure(_extract.param_data(snap)), 3)
+    assert out["layout"]["xaxis2"]["type"] == "log"
+
+
+def test_contour(snap):
+    c = _analysis.contour(_extract.param_data(snap), "learning_rate", "dropout")
+    out = _check(_figures.contour_figure(c), 2)
+    assert out["data"][0]["type"] == "contour"
+
+
+def test_pareto(store):
+    out = _check(_figures.pareto_figure(_analysis.pareto(store.snapshot("multi-obj"))), 2)
+    assert out["data"][1]["name"] == "Pareto front"
+
+
+def test_timeline(snap):
+    out = _check(_figures.timeline_figure(_timeline.timeline(snap, NOW)), 3)
+    assert out["layout"]["yaxis"]["ticktext"][0] == "node0:100"
+
+
+def test_importance_single_and_side_by_side(store, snap):
+    imps = [_analysis.importance(snap), _analysis.importance(store.snapshot("roberta-sst2"))]
+    _check(_figures.importance_figure(imps[:1]))
+    out = _check(_figures.importance_figure(imps, ["bert-sst2", "roberta-sst2"]), 2)
+    assert out["layout"]["barmode"] == "group"
+
+
+def test_progress_against_time_and_compute(store):
+    ps = [_compare.progress(store.snapshot(n), NOW) for n in ("bert-sst2", "roberta-sst2")]
+    for x in ("elapsed", "compute"):
+        out = _check(_figures.progress_figure(ps, x), 2)
+        assert "hours" in out["layout"]["xaxis"]["title"]["text"]
+
+
+def test_empty_study_figures_explain_themselves(store):
+    snap = store.snapshot("empty")
+    for fig in (_figures.history_figure(_extract.history(snap)),
+                _figures.curves_figure(_extract.curves(snap)),
+                _figures.parallel_figure(_extract.param_data(snap)),
+                _figures.timeline_figure(_timeline.timeline(snap, NOW)),
+                _figures.importance_figure([_analysis.importance(snap)])):
+        out = json.loads(_figures.to_json(fig))
+        assert out["layout"]["annotations"][0]["text"]
