@@ -83,11 +83,6 @@ def run_search(
 
     # Everything that can be rejected is checked before the store is touched.
     trainable = resolve_trainable(spec.trainable)
-    from hpo.execution._samplers import make_sampler
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Optuna's ExperimentalWarning for multivariate TPE
-        sampler = make_sampler(spec.sampler, seed)
 
     from hpo.execution._ray_init import ensure_ray, quiet_environment
 
@@ -100,14 +95,19 @@ def run_search(
 
     def prepare() -> tuple[Any, Any]:
         # Runs while Ray starts (its start-up is mostly waiting on its processes):
-        # import Ray Tune, check the scheduler's options, describe the model and
-        # data, and open the study, refusing a changed experiment.
+        # import Optuna and Ray Tune, check the sampler's and scheduler's options,
+        # describe the model and data, and open the study, refusing a changed
+        # experiment. Nothing is written to the store before these checks pass.
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         from hpo.execution._book import Ledger
+        from hpo.execution._samplers import make_sampler
         from hpo.execution._schedulers import make_scheduler
 
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Optuna's ExperimentalWarning (multivariate TPE)
+            sampler = make_sampler(spec.sampler, seed)
         scheduler = make_scheduler(spec.scheduler, spec, spec.budget.max_steps)
         describe = getattr(trainable, "describe", None)
         details = describe(spec.model, spec.data) if describe is not None else None

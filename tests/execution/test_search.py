@@ -182,3 +182,20 @@ def test_shipped_custom_trainable_space_runs(sqlite_url: str) -> None:
     assert result.complete + result.pruned == 6 and result.best_value is not None
     best = optuna.load_study(study_name="custom-quadratic", storage=sqlite_url).best_trial
     assert best.value == min(best.intermediate_values.values())
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("options: {seed: 0}", "options: {no_such_option: 1}"),
+     ("options: {grace_period: 1}", "options: {no_such_option: 1}")],
+    ids=["sampler", "scheduler"],
+)
+def test_bad_component_options_are_refused_before_the_store_is_written(
+    synthetic_space: Callable[..., Path], tmp_path: Path, old: str, new: str
+) -> None:
+    db = tmp_path / "untouched.db"
+    path = synthetic_space()
+    path.write_text(path.read_text().replace(old, new))
+    with pytest.raises(ValueError, match="bad options"):
+        run_search(load_space(path), storage=f"sqlite:///{db}", progress=False)
+    assert not db.exists()
