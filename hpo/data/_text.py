@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpo.data._assets import packaged_file
+from hpo.data._splits import make_splits
 
 if TYPE_CHECKING:
     import datasets
@@ -102,10 +103,6 @@ def _normalise(ds: datasets.Dataset, cfg: TextData) -> datasets.Dataset:
     return ds
 
 
-def _cut(ds: datasets.Dataset, size: int | float, seed: int) -> tuple[Any, Any]:
-    parts = ds.train_test_split(test_size=size, seed=seed, stratify_by_column="label")
-    return parts["train"], parts["test"]
-
 
 def load_text_data(section: dict[str, Any]) -> tuple[datasets.DatasetDict, dict[str, Any]]:
     """The train/validation/test splits a ``data`` section describes, and their identity.
@@ -114,32 +111,8 @@ def load_text_data(section: dict[str, Any]) -> tuple[datasets.DatasetDict, dict[
         The splits (columns ``text`` and ``label``) and a dict recording where they
         came from and how they were cut (stored with the study).
     """
-    import datasets
-
     cfg = TextData.from_section(section)
     loaded = _load_source(cfg)
     splits = {name: _normalise(ds, cfg) for name, ds in loaded.items()}
-    train = splits.get("train")
-    if train is None:
-        raise ValueError(f"data: {cfg.source!r} has no 'train' split; it has {sorted(splits)}")
-    made = []
-    test = splits.get("test")
-    if test is None:
-        train, test = _cut(train, cfg.test_size, cfg.seed)
-        made.append("test")
-    validation = splits.get("validation") or splits.get("valid") or splits.get("dev")
-    if validation is None:
-        train, validation = _cut(train, cfg.validation_size, cfg.seed + 1)
-        made.append("validation")
-    if cfg.train_size is not None and cfg.train_size < len(train):
-        train = train.train_test_split(train_size=cfg.train_size, seed=cfg.seed + 2,
-                                       stratify_by_column="label")["train"]
-        made.append("train subset")
-    out = datasets.DatasetDict({"train": train, "validation": validation, "test": test})
-    identity = {
-        "source": cfg.source, "seed": cfg.seed, "made": made,
-        "sizes": {k: len(v) for k, v in out.items()},
-        "labels": out["train"].features["label"].names,
-        "fingerprints": {k: v._fingerprint for k, v in out.items()},
-    }
-    return out, identity
+    return make_splits(splits, source=cfg.source, seed=cfg.seed, train_size=cfg.train_size,
+                       validation_size=cfg.validation_size, test_size=cfg.test_size)

@@ -13,6 +13,7 @@ Trainable = Callable[[dict[str, Any]], Any]
 #: Built-in trainables, imported only when used.
 BUILTINS = {
     "text_classification": "hpo.trainables.text:train_text_classifier",
+    "image_classification": "hpo.trainables.image:train_image_classifier",
     "synthetic": "hpo.trainables.synthetic:train_synthetic",
 }
 

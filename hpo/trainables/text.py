@@ -1,9 +1,17 @@
 """Built-in trainable: fine-tune a pre-trained encoder for text classification.
 
-Config keys (all optional, searchable or fixed in the space):
-  learning_rate (5e-5), weight_decay (0.01), batch_size (32), epochs (3),
-  warmup_ratio (0.0), lr_schedule (linear | cosine | constant), max_grad_norm (1.0),
-  label_smoothing (0.0), max_length (64), evals_per_epoch (1), seed.
+Config keys (all optional, searchable or fixed in the space; unknown keys are an error):
+  training: learning_rate (5e-5), weight_decay (0.01), batch_size (32), epochs (3),
+    warmup_ratio (0.0), lr_schedule (linear | cosine | constant), optimizer
+    (adamw | adam | sgd), momentum (0.9, sgd), max_grad_norm (1.0; 0 = off),
+    label_smoothing (0.0), dropout (hidden dropout; model default), max_length (64),
+    evals_per_epoch (1), seed (the trial's seed), threads (the trial's CPUs);
+  fine-tuning: strategy (full | linear_probe | freeze_bottom | lora), freeze_layers (0,
+    for freeze_bottom), lora_rank (8), lora_alpha (16), lora_dropout (0.0),
+    lora_targets (attention query/value; a list or "a,b"), layer_decay (off),
+    head_lr (off: the head uses learning_rate);
+  augmentation of training batches: token_dropout, random_swap, random_insertion,
+    span_mask, embedding_mixup_alpha (all 0 = off), max_span (3), insert_copy_prob (0.5).
 The space's ``model`` section gives ``name_or_path`` (a local folder, a hub name,
 or ``minilm-l6`` for the packaged MiniLM-L6) and its ``data`` section the data
 (see :mod:`hpo.data`). The trial reports ``accuracy``, ``eval_loss``,
@@ -14,20 +22,32 @@ compared at the same amount of training.
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import math
 import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from hpo.trainables._common import (
+    FINETUNE_DEFAULTS,
+    build_training,
+    clip,
+    eval_marks,
+    file_digest,
+    prepare_model,
+    resolve_config,
+)
 from hpo.trainables._context import report, should_stop, trial_context
 
 DEFAULTS: dict[str, Any] = {
-    "learning_rate": 5e-5, "weight_decay": 0.01, "batch_size": 32, "epochs": 3,
-    "warmup_ratio": 0.0, "lr_schedule": "linear", "max_grad_norm": 1.0,
-    "label_smoothing": 0.0, "max_length": 64, "evals_per_epoch": 1,
+    **FINETUNE_DEFAULTS,
+    "learning_rate": 5e-5, "lr_schedule": "linear", "max_length": 64,
+    "token_dropout": 0.0, "random_swap": 0.0, "random_insertion": 0.0, "span_mask": 0.0,
+    "embedding_mixup_alpha": 0.0, "max_span": 3, "insert_copy_prob": 0.5,
 }
+_AUGMENT_KEYS = ("token_dropout", "random_swap", "random_insertion", "span_mask",
+                 "embedding_mixup_alpha", "max_span", "insert_copy_prob")
 
 
 @lru_cache(maxsize=4)
@@ -114,59 +134,80 @@ def _evaluate(model: Any, data: tuple[list, list], pad: int) -> tuple[float, flo
     return correct / n, loss_sum / n
 
 
-def train_text_classifier(config: dict[str, Any]) -> None:
-    """Fine-tune and report validation accuracy/loss ``epochs * evals_per_epoch`` times."""
+def _augmenter(cfg: dict[str, Any], model_path: str) -> tuple[Any, Any]:
+    from hpo.augment import TextAugmentConfig, build_text_augmenter
+
+    # Validate with the tokenizer's ids filled in: span masking needs the mask id.
+    settings = TextAugmentConfig().with_tokenizer(_tokenizer(model_path))
+    settings = dataclasses.replace(settings, **{k: cfg[k] for k in _AUGMENT_KEYS})
+    return settings, build_text_augmenter(settings) if settings.enabled else None
+
+
+def fit_text_classifier(config: dict[str, Any]) -> Any:
+    """Run one trial like :func:`train_text_classifier` and return the trained model.
+
+    Returns:
+        The model (a ``peft`` model for ``strategy: lora``), or ``None`` when the
+        trial was stopped early.
+
+    Raises:
+        ValueError: an unknown config key or a bad value, quoted.
+    """
     import json
 
     import torch
-    from transformers import get_scheduler
 
+    from hpo.augment import mixup_embeddings
     from hpo.trainables._models import resolve_model
 
-    cfg = {**DEFAULTS, **config}
+    cfg = resolve_config(config, DEFAULTS, "text_classification")
     ctx = trial_context()
-    torch.set_num_threads(max(1, int(cfg.get("threads", ctx.cpus))))
-    seed = int(cfg.get("seed", ctx.seed))
+    torch.set_num_threads(max(1, int(cfg["threads"] or ctx.cpus)))
+    seed = int(ctx.seed if cfg["seed"] is None else cfg["seed"])
     model_path = resolve_model(str(ctx.model.get("name_or_path", "minilm-l6")))
-    data_key = json.dumps(ctx.data, sort_keys=True)
-    encoded, identity = _encoded(model_path, data_key, int(cfg["max_length"]))
+    encoded, identity = _encoded(model_path, json.dumps(ctx.data, sort_keys=True),
+                                 int(cfg["max_length"]))
     train_ids, train_labels = encoded["train"]
     pad = _tokenizer(model_path).pad_token_id or 0
-    model = _fresh_model(model_path, identity["num_labels"], seed, cfg.get("dropout"))
+    augment_cfg, augment = _augmenter(cfg, model_path)
+    num_labels = identity["num_labels"]
+    model = prepare_model(_fresh_model(model_path, num_labels, seed, cfg["dropout"]), cfg)
     model.train()
 
     batch = int(cfg["batch_size"])
-    steps_per_epoch = math.ceil(len(train_ids) / batch)
-    total_steps = steps_per_epoch * int(cfg["epochs"])
-    named = list(model.named_parameters())
-    no_decay = [p for n, p in named if n.endswith("bias") or "LayerNorm" in n]
-    decay = [p for n, p in named if not (n.endswith("bias") or "LayerNorm" in n)]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": float(cfg["weight_decay"])},
-         {"params": no_decay, "weight_decay": 0.0}], lr=float(cfg["learning_rate"]))
-    schedule = get_scheduler(str(cfg["lr_schedule"]), optimizer,
-                             num_warmup_steps=int(float(cfg["warmup_ratio"]) * total_steps),
-                             num_training_steps=total_steps)
-    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=float(cfg["label_smoothing"]))
-    evals = max(1, int(cfg["evals_per_epoch"]))
-    # Evaluate after fixed numbers of examples, so batch sizes are compared alike.
-    marks = [round(len(train_ids) * (k + 1) / evals) for k in range(evals)]
+    total_steps = math.ceil(len(train_ids) / batch) * int(cfg["epochs"])
+    optimizer, schedule, loss_fn = build_training(model, cfg, total_steps)
+    marks = eval_marks(len(train_ids), cfg["evals_per_epoch"])
     gen = torch.Generator().manual_seed(seed)
+    # A second stream for augmentation keeps the batch order the same whatever
+    # augmentation a trial samples, so trials differ only in what they vary.
+    aug_gen = torch.Generator().manual_seed(seed + 1)
+    mix_alpha = float(augment_cfg.embedding_mixup_alpha)
     t0 = time.time()
     seen_total = 0
     for epoch in range(int(cfg["epochs"])):
         seen, mark_i, running, count = 0, 0, 0.0, 0
         for input_ids, mask, labels in _batches(train_ids, train_labels, batch, pad, gen, True):
             if should_stop():
-                return
-            logits = model(input_ids=input_ids, attention_mask=mask).logits
-            loss = loss_fn(logits, labels)
+                return None
+            if augment is not None:
+                out = augment({"input_ids": input_ids, "attention_mask": mask}, aug_gen)
+                input_ids, mask = out["input_ids"], out["attention_mask"]
+            if mix_alpha > 0:
+                embeds = model.get_input_embeddings()(input_ids)
+                mixed = mixup_embeddings(embeds, labels, mix_alpha, aug_gen,
+                                         num_classes=num_labels, attention_mask=mask)
+                logits = model(inputs_embeds=mixed.inputs,
+                               attention_mask=mixed.attention_mask).logits
+                loss = loss_fn(logits, mixed.labels)
+            else:
+                loss = loss_fn(model(input_ids=input_ids, attention_mask=mask).logits, labels)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), float(cfg["max_grad_norm"]))
+            clip(model, cfg["max_grad_norm"])
             optimizer.step()
             schedule.step()
             optimizer.zero_grad(set_to_none=True)
-            running += float(loss) * len(labels)
+            running += loss.item() * len(labels)
             count += len(labels)
             seen += len(labels)
             seen_total += len(labels)
@@ -179,14 +220,19 @@ def train_text_classifier(config: dict[str, Any]) -> None:
                     "train_seconds": time.time() - t0,
                 })
                 running, count = 0.0, 0
+    return model
 
 
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
+def train_text_classifier(config: dict[str, Any]) -> None:
+    """Fine-tune and report validation accuracy/loss ``epochs * evals_per_epoch`` times.
+
+    Args:
+        config: the trial's sampled and fixed parameters (keys in the module docstring).
+
+    Raises:
+        ValueError: an unknown config key or a bad value, quoted.
+    """
+    fit_text_classifier(config)
 
 
 def describe(model: dict[str, Any], data: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -203,7 +249,7 @@ def describe(model: dict[str, Any], data: dict[str, Any]) -> dict[str, dict[str,
     model_id: dict[str, Any] = {**model, "resolved": resolved}
     folder = Path(resolved)
     if folder.is_dir():
-        model_id["files"] = {f.name: _file_digest(f) for f in sorted(folder.iterdir())
+        model_id["files"] = {f.name: file_digest(f) for f in sorted(folder.iterdir())
                              if f.is_file() and f.suffix in (".json", ".safetensors", ".bin")}
     _, data_id = load_text_data(data)
     return {"model": model_id, "data": {**data, **data_id}}

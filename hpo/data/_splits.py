@@ -1,0 +1,63 @@
+"""Reproducible train/validation/test splits, the same for every kind of data."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import datasets
+
+
+def _cut(ds: datasets.Dataset, size: int | float, seed: int) -> tuple[Any, Any]:
+    parts = ds.train_test_split(test_size=size, seed=seed, stratify_by_column="label")
+    return parts["train"], parts["test"]
+
+
+def make_splits(
+    splits: dict[str, datasets.Dataset],
+    *,
+    source: str,
+    seed: int,
+    train_size: int | None,
+    validation_size: int | float,
+    test_size: int | float,
+) -> tuple[datasets.DatasetDict, dict[str, Any]]:
+    """Cut the missing test and validation splits from ``train`` and subsample it.
+
+    Cuts are stratified by ``label`` and seeded (test with ``seed``, validation
+    with ``seed + 1``, the training subset with ``seed + 2``), so one data
+    section always gives the same splits.
+
+    Returns:
+        The three splits and their identity (source, seed, which splits were made,
+        sizes, label names, fingerprints), stored with the study.
+
+    Raises:
+        ValueError: there is no ``train`` split.
+    """
+    import datasets
+
+    train = splits.get("train")
+    if train is None:
+        raise ValueError(f"data: {source!r} has no 'train' split; it has {sorted(splits)}")
+    made = []
+    test = splits.get("test")
+    if test is None:
+        train, test = _cut(train, test_size, seed)
+        made.append("test")
+    validation = splits.get("validation") or splits.get("valid") or splits.get("dev")
+    if validation is None:
+        train, validation = _cut(train, validation_size, seed + 1)
+        made.append("validation")
+    if train_size is not None and train_size < len(train):
+        train = train.train_test_split(train_size=train_size, seed=seed + 2,
+                                       stratify_by_column="label")["train"]
+        made.append("train subset")
+    out = datasets.DatasetDict({"train": train, "validation": validation, "test": test})
+    identity = {
+        "source": source, "seed": seed, "made": made,
+        "sizes": {k: len(v) for k, v in out.items()},
+        "labels": out["train"].features["label"].names,
+        "fingerprints": {k: v._fingerprint for k, v in out.items()},
+    }
+    return out, identity

@@ -1,0 +1,135 @@
+"""Config handling and training set-up shared by the built-in trainables.
+
+Both trainables read the same fine-tuning keys (strategy, LoRA, optimiser,
+schedule, loss) and build the same training objects from them through
+:mod:`hpo.finetune`; only the model, the data and the augmentation differ.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from pathlib import Path
+from typing import Any
+
+#: Fine-tuning keys both trainables accept, with their defaults (None = off/auto).
+FINETUNE_DEFAULTS: dict[str, Any] = {
+    "weight_decay": 0.01, "batch_size": 32, "epochs": 3, "warmup_ratio": 0.0,
+    "max_grad_norm": 1.0, "label_smoothing": 0.0, "evals_per_epoch": 1,
+    "strategy": "full", "freeze_layers": 0, "lora_rank": 8, "lora_alpha": 16.0,
+    "lora_dropout": 0.0, "lora_targets": None, "layer_decay": None, "head_lr": None,
+    "optimizer": "adamw", "momentum": 0.9, "dropout": None, "seed": None, "threads": None,
+}
+
+
+def resolve_config(config: dict[str, Any], defaults: dict[str, Any],
+                   trainable: str) -> dict[str, Any]:
+    """Defaults overlaid with ``config``, refusing keys the trainable does not know.
+
+    A misspelt key in a space would otherwise be sampled, stored and silently
+    ignored, so every trial of the search would train with the default.
+
+    Raises:
+        ValueError: naming the unknown key(s) and the closest known ones.
+    """
+    unknown = sorted(set(config) - set(defaults))
+    if unknown:
+        hints = {k: difflib.get_close_matches(k, list(defaults), n=1) for k in unknown}
+        said = ", ".join(f"{k!r}" + (f" (did you mean {h[0]!r}?)" if h else "")
+                         for k, h in hints.items())
+        raise ValueError(f"{trainable}: unknown config key(s) {said}; known keys: "
+                         f"{', '.join(sorted(defaults))}")
+    return {**defaults, **config}
+
+
+def lora_targets(value: Any) -> tuple[str, ...] | None:
+    """``lora_targets`` as a tuple: a list, or a comma-separated string (usable as a choice)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ValueError(f"lora_targets must be module names (a list or 'a,b'), got {value!r}")
+
+
+def prepare_model(model: Any, cfg: dict[str, Any], default_targets: tuple[str, ...] | None = None
+                  ) -> Any:
+    """Apply the config's fine-tuning strategy (the model may come back peft-wrapped)."""
+    from hpo.finetune import LoraSettings, apply_strategy
+
+    lora = None
+    if cfg["strategy"] == "lora":
+        lora = LoraSettings(rank=int(cfg["lora_rank"]), alpha=float(cfg["lora_alpha"]),
+                            dropout=float(cfg["lora_dropout"]),
+                            target_modules=lora_targets(cfg["lora_targets"]) or default_targets)
+    freeze = cfg["freeze_layers"]
+    return apply_strategy(model, str(cfg["strategy"]), lora=lora,
+                          freeze_layers=None if freeze is None else int(freeze))
+
+
+def build_training(model: Any, cfg: dict[str, Any], total_steps: int) -> tuple[Any, Any, Any]:
+    """Optimiser, per-step schedule and loss for ``model`` as the config says.
+
+    Returns:
+        ``(optimizer, scheduler, loss_fn)``.
+    """
+    from hpo.finetune import build_loss, build_optimizer, build_param_groups, build_scheduler
+
+    layer_decay = cfg["layer_decay"]
+    head_lr = cfg["head_lr"]
+    groups = build_param_groups(
+        model, float(cfg["learning_rate"]), float(cfg["weight_decay"]),
+        layer_decay=None if layer_decay is None else float(layer_decay),
+        head_lr=None if head_lr is None else float(head_lr))
+    optimizer = build_optimizer(str(cfg["optimizer"]), groups, momentum=float(cfg["momentum"]))
+    warmup = float(cfg["warmup_ratio"])
+    if not 0.0 <= warmup <= 1.0:
+        raise ValueError(f"warmup_ratio must be in [0, 1], got {warmup!r}")
+    scheduler = build_scheduler(str(cfg["lr_schedule"]), optimizer,
+                                int(warmup * total_steps), total_steps)
+    return optimizer, scheduler, build_loss(float(cfg["label_smoothing"]))
+
+
+def freeze_frozen_norms(model: Any) -> None:
+    """Put batch-norm layers whose parameters are all frozen in eval mode.
+
+    Their running statistics are buffers that training mode updates even with
+    no gradient; a frozen part of the network (a linear probe's backbone) must
+    stay exactly as pre-trained.
+    """
+    from torch import nn
+
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            params = list(module.parameters())
+            if params and not any(p.requires_grad for p in params):
+                module.eval()
+
+
+def clip(model: Any, max_grad_norm: Any) -> None:
+    """Clip gradients to ``max_grad_norm`` (0 or None: no clipping)."""
+    import torch
+
+    if max_grad_norm:
+        torch.nn.utils.clip_grad_norm_(
+            [p for p in model.parameters() if p.requires_grad], float(max_grad_norm))
+
+
+def eval_marks(n_train: int, evals_per_epoch: Any) -> list[int]:
+    """Example counts within an epoch after which to evaluate.
+
+    Evaluating after fixed numbers of examples, not batches, makes reports of
+    trials with different batch sizes comparable step by step.
+    """
+    evals = max(1, int(evals_per_epoch))
+    return [round(n_train * (k + 1) / evals) for k in range(evals)]
+
+
+def file_digest(path: Path) -> str:
+    """Short SHA-256 of a file (identifies model weights in the study)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]

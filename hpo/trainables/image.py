@@ -1,0 +1,267 @@
+"""Built-in trainable: fine-tune a pre-trained image classifier.
+
+Config keys (all optional, searchable or fixed in the space; unknown keys are an error):
+  training: learning_rate (1e-3), weight_decay (0.01), batch_size (32), epochs (3),
+    warmup_ratio (0.0), lr_schedule (cosine | linear | constant), optimizer
+    (adamw | adam | sgd), momentum (0.9, sgd), max_grad_norm (1.0; 0 = off),
+    label_smoothing (0.0), dropout (before the head; model default),
+    drop_connect_rate (EfficientNet stochastic depth; model default), image_size (64),
+    evals_per_epoch (1), seed (the trial's seed), threads (the trial's CPUs);
+  fine-tuning: strategy (full | linear_probe | freeze_bottom | lora), freeze_layers (0;
+    EfficientNet-Lite0 has 16 blocks), lora_rank, lora_alpha, lora_dropout, lora_targets
+    (EfficientNet: the 1x1 expand/project convolutions), layer_decay, head_lr;
+  augmentation of training batches (see :class:`hpo.augment.ImageAugmentConfig`):
+    policy (none | basic | randaugment | trivialaugment), crop_scale_min (0.08),
+    hflip_prob (0.5), brightness, contrast, saturation (0.4, basic), hue (0.0, basic),
+    randaugment_ops (2), randaugment_magnitude (9), erasing_prob, mixup_alpha,
+    cutmix_alpha (0 = off), mix_prob (1.0).
+The ``model`` section's ``name_or_path`` is ``efficientnet-lite0`` (ImageNet weights
+from a pip package, offline) or a ``transformers`` image-classification folder or
+hub name; the ``data`` section is read by :func:`hpo.data.load_image_data`. Grey
+images become 3 channels, every image is resized to ``image_size`` once per worker,
+and ImageNet normalisation follows augmentation. Reports ``accuracy``,
+``eval_loss``, ``train_loss``, ``epoch`` and ``examples`` after fixed numbers of
+training examples, like the text trainable.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from hpo.trainables._common import (
+    FINETUNE_DEFAULTS,
+    build_training,
+    clip,
+    eval_marks,
+    file_digest,
+    freeze_frozen_norms,
+    prepare_model,
+    resolve_config,
+)
+from hpo.trainables._context import report, should_stop, trial_context
+
+DEFAULTS: dict[str, Any] = {
+    **FINETUNE_DEFAULTS,
+    "learning_rate": 1e-3, "lr_schedule": "cosine", "image_size": 64, "drop_connect_rate": None,
+    "policy": "none", "crop_scale_min": 0.08, "hflip_prob": 0.5, "brightness": 0.4,
+    "contrast": 0.4, "saturation": 0.4, "hue": 0.0, "randaugment_ops": 2,
+    "randaugment_magnitude": 9.0, "erasing_prob": 0.0, "mixup_alpha": 0.0, "cutmix_alpha": 0.0,
+    "mix_prob": 1.0,
+}
+_AUGMENT_KEYS = ("policy", "hflip_prob", "brightness", "contrast", "saturation", "hue",
+                 "randaugment_ops", "randaugment_magnitude", "erasing_prob", "mixup_alpha",
+                 "cutmix_alpha", "mix_prob")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _to_tensor(images: Any, size: int) -> Any:
+    """``[N, 3, size, size]`` floats in [0, 1] from PIL images or flattened square grey rows."""
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    def resize(x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-2:] == (size, size):
+            return x
+        return F.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
+                             align_corners=False).clamp(0.0, 1.0)
+
+    if isinstance(images, np.ndarray) and images.ndim == 2:
+        side = math.isqrt(images.shape[1])
+        grey = torch.from_numpy(images.reshape(-1, 1, side, side).astype(np.float32) / 255.0)
+        return resize(grey).expand(-1, 3, -1, -1).contiguous()
+    out = []
+    for img in images:
+        arr = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+        out.append(resize(torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0)))
+    return torch.cat(out)
+
+
+@lru_cache(maxsize=4)
+def _pixels(data_key: str, size: int) -> tuple[dict[str, tuple[Any, Any]], dict[str, Any]]:
+    # Cached per worker: an actor reused for many trials decodes and resizes once.
+    import torch
+
+    from hpo.data import load_image_data
+
+    splits, identity = load_image_data(json.loads(data_key))
+    out = {}
+    for name in ("train", "validation"):
+        ds = splits[name]
+        # Pixel rows come out as one numpy array; image files as PIL images.
+        pil = type(ds.features["image"]).__name__ == "Image"
+        column = list(ds["image"]) if pil else ds.with_format("numpy")[:]["image"]
+        out[name] = (_to_tensor(column, size), torch.tensor(list(ds["label"])))
+    return out, identity
+
+
+def _build_model(name_or_path: str, num_labels: int, cfg: dict[str, Any], seed: int) -> Any:
+    import torch
+
+    from hpo.trainables._models import IMAGE_CHECKPOINTS
+
+    if name_or_path in IMAGE_CHECKPOINTS:
+        from hpo.trainables._efficientnet import LORA_TARGETS, build_efficientnet_lite0
+
+        model = build_efficientnet_lite0(num_labels, int(cfg["image_size"]), seed,
+                                         dropout=cfg["dropout"],
+                                         drop_connect_rate=cfg["drop_connect_rate"])
+        return prepare_model(model, cfg, LORA_TARGETS)
+    from transformers import AutoModelForImageClassification
+
+    from hpo.trainables._models import resolve_model
+
+    torch.manual_seed(seed)  # the new head's initialisation
+    hf = AutoModelForImageClassification.from_pretrained(
+        resolve_model(name_or_path), num_labels=num_labels, ignore_mismatched_sizes=True)
+    return prepare_model(_Logits(hf), cfg)
+
+
+class _Logits(nn.Module):
+    """Calls a ``transformers`` classifier with ``pixel_values`` and returns its logits."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: Any) -> Any:
+        return self.model(pixel_values=images).logits
+
+
+def _evaluate(model: Any, images: Any, labels: Any, normalise: Any) -> tuple[float, float]:
+    import torch
+
+    model.eval()
+    correct, loss_sum = 0, 0.0
+    with torch.inference_mode():
+        for start in range(0, len(labels), 128):
+            logits = model(normalise(images[start:start + 128]))
+            target = labels[start:start + 128]
+            loss_sum += float(torch.nn.functional.cross_entropy(logits, target, reduction="sum"))
+            correct += int((logits.argmax(-1) == target).sum())
+    model.train()
+    return correct / len(labels), loss_sum / len(labels)
+
+
+def fit_image_classifier(config: dict[str, Any]) -> Any:
+    """Run one trial like :func:`train_image_classifier` and return the trained model.
+
+    Returns:
+        The model (a ``peft`` model for ``strategy: lora``), or ``None`` when the
+        trial was stopped early.
+
+    Raises:
+        ValueError: an unknown config key or a bad value, quoted.
+    """
+    import torch
+
+    from hpo.augment import ImageAugmentConfig, build_image_augmenter
+
+    cfg = resolve_config(config, DEFAULTS, "image_classification")
+    ctx = trial_context()
+    torch.set_num_threads(max(1, int(cfg["threads"] or ctx.cpus)))
+    seed = int(ctx.seed if cfg["seed"] is None else cfg["seed"])
+    size = int(cfg["image_size"])
+    if not 16 <= size <= 1024:
+        raise ValueError(f"image_size must be an int in [16, 1024], got {cfg['image_size']!r}")
+    pixels, identity = _pixels(json.dumps(ctx.data, sort_keys=True), size)
+    train_x, train_y = pixels["train"]
+    num_labels = len(identity["labels"])
+    augment_cfg = ImageAugmentConfig(crop_scale=(float(cfg["crop_scale_min"]), 1.0),
+                                     num_classes=num_labels,
+                                     **{k: cfg[k] for k in _AUGMENT_KEYS})
+    augment = build_image_augmenter(augment_cfg)
+    model = _build_model(str(ctx.model.get("name_or_path", "efficientnet-lite0")), num_labels,
+                         cfg, seed)
+    model.train()
+    freeze_frozen_norms(model)
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+
+    def normalise(x: torch.Tensor) -> torch.Tensor:
+        return (x - mean) / std
+
+    batch = int(cfg["batch_size"])
+    total_steps = math.ceil(len(train_y) / batch) * int(cfg["epochs"])
+    optimizer, schedule, loss_fn = build_training(model, cfg, total_steps)
+    marks = eval_marks(len(train_y), cfg["evals_per_epoch"])
+    gen = torch.Generator().manual_seed(seed)
+    # Augmentation draws from its own stream so the batch order does not depend
+    # on which augmentation a trial sampled.
+    aug_gen = torch.Generator().manual_seed(seed + 1)
+    t0 = time.time()
+    seen_total = 0
+    for epoch in range(int(cfg["epochs"])):
+        seen, mark_i, running, count = 0, 0, 0.0, 0
+        order = torch.randperm(len(train_y), generator=gen)
+        for start in range(0, len(order), batch):
+            if should_stop():
+                return None
+            idx = order[start:start + batch]
+            images, targets = augment(train_x[idx], train_y[idx], aug_gen)
+            loss = loss_fn(model(normalise(images)), targets)
+            loss.backward()
+            clip(model, cfg["max_grad_norm"])
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad(set_to_none=True)
+            running += loss.item() * len(idx)
+            count += len(idx)
+            seen += len(idx)
+            seen_total += len(idx)
+            while mark_i < len(marks) and seen >= marks[mark_i]:
+                mark_i += 1
+                acc, eval_loss = _evaluate(model, *pixels["validation"], normalise)
+                freeze_frozen_norms(model)  # _evaluate puts the model back in train mode
+                report({
+                    "accuracy": acc, "eval_loss": eval_loss, "train_loss": running / count,
+                    "epoch": epoch + seen / len(train_y), "examples": seen_total,
+                    "train_seconds": time.time() - t0,
+                })
+                running, count = 0.0, 0
+    return model
+
+
+def train_image_classifier(config: dict[str, Any]) -> None:
+    """Fine-tune and report validation accuracy/loss ``epochs * evals_per_epoch`` times.
+
+    Args:
+        config: the trial's sampled and fixed parameters (keys in the module docstring).
+
+    Raises:
+        ValueError: an unknown config key or a bad value, quoted.
+    """
+    fit_image_classifier(config)
+
+
+def describe(model: dict[str, Any], data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Identity of the model and data a search will use, checked before it starts.
+
+    Raises:
+        FileNotFoundError: the model or the data is not installed.
+        ValueError: the data section is invalid (unknown key, missing column).
+    """
+    from hpo.data import load_image_data
+    from hpo.trainables._models import resolve_model
+
+    resolved = resolve_model(str(model.get("name_or_path", "efficientnet-lite0")))
+    model_id: dict[str, Any] = {**model, "resolved": resolved}
+    path = Path(resolved)
+    if path.is_file():
+        model_id["files"] = {path.name: file_digest(path)}
+    elif path.is_dir():
+        model_id["files"] = {f.name: file_digest(f) for f in sorted(path.iterdir())
+                             if f.is_file() and f.suffix in (".json", ".safetensors", ".bin")}
+    _, data_id = load_image_data(data)
+    return {"model": model_id, "data": {**data, **data_id}}
+
+
+train_image_classifier.describe = describe  # type: ignore[attr-defined]
