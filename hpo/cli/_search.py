@@ -43,6 +43,7 @@ def _run(args: argparse.Namespace) -> int:
             concurrency=args.concurrency, time_budget=args.time_budget,
             overwrite=args.overwrite, seed=args.seed, progress=not args.quiet,
             ray_address=args.address, keep_ray_output=args.ray_output,
+            score_test=not args.no_test_score,
         )
     except StudyMismatch as exc:
         print(f"hpo run: {exc}", file=sys.stderr)
@@ -55,6 +56,13 @@ def _run(args: argparse.Namespace) -> int:
     print(f"study {result.study_name}: {result.started} trials run this time in "
           f"{result.elapsed_s:.0f} s{budget}: {result.complete} complete, {result.pruned} "
           f"pruned, {result.failed} failed; best {spec.objective.metric} {best}")
+    if result.test:
+        t = result.test
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in t["metrics"].items()
+                          if k not in ("examples", "validation_accuracy"))
+        print(f"  test split ({int(t['metrics'].get('examples', 0))} examples, never seen "
+              f"during the search): best trial {t['trial']} retrained with seed {t['seed']} "
+              f"to step {t['step']}: {shown} ({t['seconds']:.0f} s)")
     print(f"  hpo show {result.study_name}    hpo best {result.study_name} --format yaml")
     return 0
 
@@ -76,6 +84,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace a study of the same name made from a different experiment")
     p.add_argument("--address", help="Ray cluster address to join (default: start Ray here)")
+    p.add_argument("--no-test-score", action="store_true",
+                   help="skip retraining the best trial and scoring it on the test split")
     p.add_argument("--quiet", action="store_true", help="no live progress line")
     p.add_argument("--ray-output", action="store_true",
                    help="keep Ray's result files and show worker logs")

@@ -151,7 +151,7 @@ class Ledger:
         full = dict(config)  # fixed values whose conditions hold are already in it
         full[CONTEXT_KEY] = {
             "number": trial.number,
-            "seed": _trial_seed(self.study.study_name, trial.number),
+            "seed": trial_seed(self.study.study_name, trial.number),
             "deadline": self.deadline,
             "cpus": self.spec.resources.cpu,
             "model": self.spec.model,
@@ -298,6 +298,7 @@ class Ledger:
                 self.counts.best = value
 
 
-def _trial_seed(study_name: str, number: int) -> int:
+def trial_seed(study_name: str, number: int) -> int:
+    """The seed a trial's context carries (the trainable uses it unless ``seed`` is set)."""
     digest = hashlib.sha256(f"{study_name}:{number}".encode()).digest()
     return int.from_bytes(digest[:4], "little")

@@ -37,7 +37,6 @@ def ensure_ray(address: str | None = None, num_cpus: float | None = None,
     from hpo._imports import require
 
     ray = require("ray")
-    require("ray.tune")
     if ray.is_initialized():
         return False
     env = dict(WORKER_ENV)

@@ -33,6 +33,7 @@ class SearchResult:
     best_value: float | None
     best_params: dict[str, Any] | None
     stopped_by_budget: bool
+    test: dict[str, Any] | None = None
 
 
 def study_name_for(spec: SearchSpec, name: str | None) -> str:
@@ -52,6 +53,7 @@ def run_search(
     progress: bool = True,
     ray_address: str | None = None,
     keep_ray_output: bool = False,
+    score_test: bool = True,
 ) -> SearchResult:
     """Run (or continue) the search ``spec`` describes until its budget is used.
 
@@ -68,6 +70,9 @@ def run_search(
         progress: draw the live progress line on stderr.
         ray_address: join this Ray cluster instead of starting Ray here.
         keep_ray_output: keep Ray's own result files and show worker logs.
+        score_test: when the trainable can (the built-in ones), retrain the best
+            trial's config with its seed up to its best step and score it once on
+            the held-out test split; stored as the study attribute ``hpo:test``.
 
     Raises:
         StudyMismatch: resuming with a different space, metric or direction.
@@ -150,6 +155,9 @@ def run_search(
                 import ray
 
                 ray.shutdown()
+    test = None
+    if score_test and ledger is not None:
+        test = _score_best(spec, trainable, ledger.study, progress)
     best_value = best_params = None
     try:
         best = ledger.study.best_trial
@@ -161,7 +169,43 @@ def run_search(
         study_name=name, storage_url=url, started=ledger.started, complete=c.complete,
         pruned=c.pruned, failed=c.failed, elapsed_s=time.time() - t0,
         best_value=best_value, best_params=best_params, stopped_by_budget=by_budget,
+        test=test,
     )
+
+
+def _score_best(spec: SearchSpec, trainable: Any, study: Any,
+                progress: bool) -> dict[str, Any] | None:
+    """Retrain the best trial and score it once on the test split (see ``run_search``)."""
+    import sys
+
+    from hpo.execution._book import trial_seed
+    from hpo.spaces import config_from_params
+    from hpo.storage import attrs
+
+    scorer = getattr(trainable, "score_test", None)
+    if scorer is None:
+        return None
+    try:
+        best = study.best_trial
+    except ValueError:
+        return None
+    done = study.user_attrs.get(attrs.TEST)
+    if isinstance(done, dict) and done.get("trial") == best.number:
+        return done
+    config = config_from_params(spec, best.params)
+    seed = int(config.get("seed", trial_seed(study.study_name, best.number)))
+    step = int(best.user_attrs.get(attrs.BEST_STEP) or best.user_attrs.get(attrs.STEP) or 1)
+    if progress:
+        print(f"scoring the best trial ({best.number}) on the test split: retraining it "
+              f"with seed {seed} up to step {step}", file=sys.stderr, flush=True)
+    t0 = time.time()
+    # The trial's own thread count, so the retrain follows the same arithmetic.
+    metrics = scorer(config, spec.model, spec.data, seed=seed, step=step,
+                     threads=max(1, int(spec.resources.cpu)))
+    record = {"trial": best.number, "step": step, "seed": seed, "metrics": metrics,
+              "seconds": round(time.time() - t0, 1)}
+    study.set_user_attr(attrs.TEST, record)
+    return record
 
 
 class _Background:

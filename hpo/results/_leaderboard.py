@@ -130,6 +130,7 @@ def best_config(study: optuna.Study) -> dict[str, Any]:
     if text:
         spec = parse_space(text, study.user_attrs.get(attrs.SPACE_PATH, "<stored space>"))
         config = config_from_params(spec, best.params)
+    test = study.user_attrs.get(attrs.TEST)
     return {
         "study": study.study_name,
         "trial": best.number,
@@ -138,5 +139,6 @@ def best_config(study: optuna.Study) -> dict[str, Any]:
         "value": best.value,
         "step": best.user_attrs.get(attrs.BEST_STEP),
         "fingerprint": study.user_attrs.get(attrs.FINGERPRINT),
+        "test": test if isinstance(test, dict) and test.get("trial") == best.number else None,
         "config": config,
     }

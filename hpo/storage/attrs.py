@@ -14,6 +14,9 @@ Study attributes:
     VERSIONS: package versions of the run that created the study.
     SETTINGS: sampler, scheduler and budget settings of the search.
     IDENTITY: the parts the fingerprint hashes, kept to explain a mismatch.
+    TEST: the best trial's config retrained (same seed, up to its best step) and
+        scored once on the held-out test split: ``{"trial", "step", "seed",
+        "metrics", "seconds"}``. The test split is never seen during the search.
 
 Trial attributes:
     STEP: last step (``training_iteration``) the trial reported.
@@ -41,6 +44,7 @@ DATA = "hpo:data"
 VERSIONS = "hpo:versions"
 SETTINGS = "hpo:settings"
 IDENTITY = "hpo:identity"
+TEST = "hpo:test"
 
 STEP = "hpo:step"
 BEST_STEP = "hpo:best_step"

@@ -30,6 +30,9 @@ class TrialContext:
         model: the space's ``model`` section.
         data: the space's ``data`` section.
         history: every metrics dict reported so far in this process for the trial.
+        after_report: called by built-in trainables after each report with the
+            model and the number of reports so far; returning True ends training
+            there (used to retrain the best config up to its best step).
     """
 
     number: int = -1
@@ -41,6 +44,7 @@ class TrialContext:
     reporter: Callable[[dict[str, Any]], None] | None = None
     stop_check: Callable[[], bool] | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    after_report: Callable[[Any, int], bool] | None = None
 
 
 _local = threading.local()

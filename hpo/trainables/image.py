@@ -88,19 +88,21 @@ def _to_tensor(images: Any, size: int) -> Any:
 @lru_cache(maxsize=4)
 def _pixels(data_key: str, size: int) -> tuple[dict[str, tuple[Any, Any]], dict[str, Any]]:
     # Cached per worker: an actor reused for many trials decodes and resizes once.
-    import torch
 
     from hpo.data import load_image_data
 
     splits, identity = load_image_data(json.loads(data_key))
-    out = {}
-    for name in ("train", "validation"):
-        ds = splits[name]
-        # Pixel rows come out as one numpy array; image files as PIL images.
-        pil = type(ds.features["image"]).__name__ == "Image"
-        column = list(ds["image"]) if pil else ds.with_format("numpy")[:]["image"]
-        out[name] = (_to_tensor(column, size), torch.tensor(list(ds["label"])))
+    out = {name: _split_tensors(splits[name], size) for name in ("train", "validation")}
     return out, identity
+
+
+def _split_tensors(ds: Any, size: int) -> tuple[Any, Any]:
+    import torch
+
+    # Pixel rows come out as one numpy array; image files as PIL images.
+    pil = type(ds.features["image"]).__name__ == "Image"
+    column = list(ds["image"]) if pil else ds.with_format("numpy")[:]["image"]
+    return _to_tensor(column, size), torch.tensor(list(ds["label"]))
 
 
 def _build_model(name_or_path: str, num_labels: int, cfg: dict[str, Any], seed: int) -> Any:
@@ -198,7 +200,7 @@ def fit_image_classifier(config: dict[str, Any]) -> Any:
     # on which augmentation a trial sampled.
     aug_gen = torch.Generator().manual_seed(seed + 1)
     t0 = time.time()
-    seen_total = 0
+    seen_total = reports = 0
     for epoch in range(int(cfg["epochs"])):
         seen, mark_i, running, count = 0, 0, 0.0, 0
         order = torch.randperm(len(train_y), generator=gen)
@@ -227,6 +229,9 @@ def fit_image_classifier(config: dict[str, Any]) -> Any:
                     "train_seconds": time.time() - t0,
                 })
                 running, count = 0.0, 0
+                reports += 1
+                if ctx.after_report is not None and ctx.after_report(model, reports):
+                    return model
     return model
 
 
@@ -265,3 +270,42 @@ def describe(model: dict[str, Any], data: dict[str, Any]) -> dict[str, dict[str,
 
 
 train_image_classifier.describe = describe  # type: ignore[attr-defined]
+
+
+def score_test(config: dict[str, Any], model: dict[str, Any], data: dict[str, Any], *,
+               seed: int, step: int, threads: int) -> dict[str, float]:
+    """Retrain ``config`` with ``seed`` up to report ``step`` and score the test split once.
+
+    Returns:
+        ``accuracy``, ``eval_loss`` and ``examples`` on the test split, and the
+        ``validation_accuracy`` the retrain reached at ``step``.
+    """
+    import torch
+
+    from hpo.data import load_image_data
+    from hpo.trainables._context import TrialContext, use_context
+
+    kept: dict[str, Any] = {}
+
+    def keep(trained: Any, reports: int) -> bool:
+        kept["model"] = trained
+        return reports >= step
+
+    ctx = TrialContext(seed=seed, cpus=threads, model=model, data=data, after_report=keep)
+    with use_context(ctx):
+        fit_image_classifier(config)
+    # The validation score the retrained model reached at ``step``: equal to the
+    # trial's own when the retrain reproduces it (same config, seed and threads).
+    reproduced = float(ctx.history[-1]["accuracy"]) if ctx.history else float("nan")
+    cfg = resolve_config(config, DEFAULTS, "image_classification")
+    # The test split is decoded only here, never in a search worker.
+    splits, _ = load_image_data(data)
+    images, labels = _split_tensors(splits["test"], int(cfg["image_size"]))
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    acc, loss = _evaluate(kept["model"], images, labels, lambda x: (x - mean) / std)
+    return {"accuracy": acc, "eval_loss": loss, "examples": float(len(labels)),
+            "validation_accuracy": reproduced}
+
+
+train_image_classifier.score_test = score_test  # type: ignore[attr-defined]

@@ -67,7 +67,7 @@ def _encoded(model_path: str, data_key: str, max_length: int) -> tuple[Any, dict
     splits, identity = load_text_data(json.loads(data_key))
     tok = _tokenizer(model_path)
     encoded = {}
-    for name in ("train", "validation"):
+    for name in ("train", "validation", "test"):
         ds = splits[name]
         enc = tok(list(ds["text"]), truncation=True, max_length=max_length)
         encoded[name] = (enc["input_ids"], list(ds["label"]))
@@ -184,7 +184,7 @@ def fit_text_classifier(config: dict[str, Any]) -> Any:
     aug_gen = torch.Generator().manual_seed(seed + 1)
     mix_alpha = float(augment_cfg.embedding_mixup_alpha)
     t0 = time.time()
-    seen_total = 0
+    seen_total = reports = 0
     for epoch in range(int(cfg["epochs"])):
         seen, mark_i, running, count = 0, 0, 0.0, 0
         for input_ids, mask, labels in _batches(train_ids, train_labels, batch, pad, gen, True):
@@ -220,6 +220,9 @@ def fit_text_classifier(config: dict[str, Any]) -> Any:
                     "train_seconds": time.time() - t0,
                 })
                 running, count = 0.0, 0
+                reports += 1
+                if ctx.after_report is not None and ctx.after_report(model, reports):
+                    return model
     return model
 
 
@@ -256,3 +259,39 @@ def describe(model: dict[str, Any], data: dict[str, Any]) -> dict[str, dict[str,
 
 
 train_text_classifier.describe = describe  # type: ignore[attr-defined]
+
+
+def score_test(config: dict[str, Any], model: dict[str, Any], data: dict[str, Any], *,
+               seed: int, step: int, threads: int) -> dict[str, float]:
+    """Retrain ``config`` with ``seed`` up to report ``step`` and score the test split once.
+
+    Returns:
+        ``accuracy``, ``eval_loss`` and ``examples`` on the test split, and the
+        ``validation_accuracy`` the retrain reached at ``step``.
+    """
+    import json
+
+    from hpo.trainables._context import TrialContext, use_context
+    from hpo.trainables._models import resolve_model
+
+    kept: dict[str, Any] = {}
+
+    def keep(trained: Any, reports: int) -> bool:
+        kept["model"] = trained
+        return reports >= step
+
+    ctx = TrialContext(seed=seed, cpus=threads, model=model, data=data, after_report=keep)
+    with use_context(ctx):
+        fit_text_classifier(config)
+    # The validation score the retrained model reached at ``step``: equal to the
+    # trial's own when the retrain reproduces it (same config, seed and threads).
+    reproduced = float(ctx.history[-1]["accuracy"]) if ctx.history else float("nan")
+    model_path = resolve_model(str(model.get("name_or_path", "minilm-l6")))
+    cfg = resolve_config(config, DEFAULTS, "text_classification")
+    encoded, _ = _encoded(model_path, json.dumps(data, sort_keys=True), int(cfg["max_length"]))
+    acc, loss = _evaluate(kept["model"], encoded["test"], _tokenizer(model_path).pad_token_id or 0)
+    return {"accuracy": acc, "eval_loss": loss, "examples": float(len(encoded["test"][1])),
+            "validation_accuracy": reproduced}
+
+
+train_text_classifier.score_test = score_test  # type: ignore[attr-defined]

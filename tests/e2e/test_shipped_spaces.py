@@ -11,6 +11,7 @@ from optuna.trial import TrialState
 
 from hpo.spaces import load_space
 from hpo.spaces._params import FixedParam
+from hpo.storage import attrs
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_cluster")]
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,3 +50,9 @@ def test_shipped_space_runs(path: Path, sqlite_url: str, monkeypatch: pytest.Mon
         return
     for trial in study.trials:
         assert 0.0 <= trial.value <= 1.0
+    # The best trial was retrained and scored once on the held-out test split.
+    test = study.user_attrs[attrs.TEST]
+    assert test == result.test and test["trial"] == study.best_trial.number
+    assert 0.0 <= test["metrics"]["accuracy"] <= 1.0
+    # fashion_mnist keeps its own 10,000-image test split; rotten_tomatoes gets one cut.
+    assert test["metrics"]["examples"] == study.user_attrs[attrs.DATA]["sizes"]["test"]

@@ -49,6 +49,7 @@ def test_real_minilm_search_end_to_end(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr[-3000:]
     assert "trials 4/4 done" in res.stderr  # the live progress line
     assert "Trial status" not in res.stdout + res.stderr  # no Ray progress tables
+    assert "test split (64 examples, never seen during the search)" in res.stdout
 
     study = optuna.load_study(study_name="e2e-text", storage=url)
     trials = study.trials
@@ -70,5 +71,12 @@ def test_real_minilm_search_end_to_end(tmp_path: Path) -> None:
 
     best = subprocess.run([sys.executable, "-m", "hpo", "best", "e2e-text", "--storage", url,
                            "--format", "json"], env=env, text=True, capture_output=True)
-    config = json.loads(best.stdout)["config"]
+    shown = json.loads(best.stdout)
+    config = shown["config"]
     assert config["epochs"] == 1 and 1e-5 <= config["learning_rate"] <= 3e-4
+    test = study.user_attrs[attrs.TEST]
+    assert shown["test"] == test and test["trial"] == study.best_trial.number
+    assert test["step"] == study.best_trial.user_attrs[attrs.BEST_STEP]
+    assert 0.0 <= test["metrics"]["accuracy"] <= 1.0 and test["metrics"]["examples"] == 64
+    # Same config, seed and thread count: the retrain reproduces the trial's score.
+    assert test["metrics"]["validation_accuracy"] == study.best_trial.value
