@@ -82,6 +82,7 @@ def _base_state(model_path: str, num_labels: int) -> tuple[Any, Any]:
     from transformers import AutoModelForSequenceClassification
 
     transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()  # the per-load "Loading weights" bar
     model = AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=num_labels)
     return model.config, {k: v.clone() for k, v in model.state_dict().items()}
 

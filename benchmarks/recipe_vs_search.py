@@ -1,0 +1,119 @@
+"""Does a search beat the default recipe on held-out test data? Measured side by side.
+
+1. Runs a search (the space's own budget, or --trials / --time-budget) with the
+   data resized by --train-size / --validation-size / --test-size.
+2. Retrains the search's best config and the default recipe (full fine-tuning,
+   lr 5e-5, linear schedule, batch 32, 3 epochs, weight decay 0.01, no
+   augmentation) with each of --seeds seeds, scores each once on the test split,
+   and prints test accuracy as mean with a 95% t-interval over seeds, plus the
+   difference.
+
+    python benchmarks/recipe_vs_search.py search_spaces/text_finetune.yaml \\
+        --train-size 1000 --validation-size 400 --test-size 3000 --trials 20 --time-budget 1800
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import statistics
+import time
+from typing import Any
+
+# Student t quantiles (0.975) by degrees of freedom, for 95% intervals over seeds.
+_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
+         9: 2.262}
+
+RECIPES = {
+    "text_classification": {"learning_rate": 5e-5, "lr_schedule": "linear", "batch_size": 32,
+                            "epochs": 3, "weight_decay": 0.01, "warmup_ratio": 0.0,
+                            "evals_per_epoch": 1},
+    "image_classification": {"learning_rate": 1e-3, "lr_schedule": "cosine", "batch_size": 32,
+                             "epochs": 3, "weight_decay": 0.01, "evals_per_epoch": 1},
+}
+
+
+def interval(values: list[float]) -> tuple[float, float]:
+    """Mean and half-width of the 95% t-interval."""
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return mean, float("nan")
+    half = _T975.get(len(values) - 1, 1.96) * statistics.stdev(values) / math.sqrt(len(values))
+    return mean, half
+
+
+def retrain(trainable: Any, config: dict[str, Any], spec: Any, seeds: list[int],
+            step: int) -> list[float]:
+    scores = []
+    for seed in seeds:
+        metrics = trainable.score_test(config, spec.model, spec.data, seed=seed, step=step,
+                                       threads=max(1, int(spec.resources.cpu)))
+        scores.append(metrics["accuracy"])
+        print(f"    seed {seed}: test accuracy {metrics['accuracy']:.4f} "
+              f"({int(metrics['examples'])} examples)", flush=True)
+    return scores
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("space")
+    parser.add_argument("--train-size", type=int)
+    parser.add_argument("--validation-size", type=int)
+    parser.add_argument("--test-size", type=int)
+    parser.add_argument("--trials", type=int)
+    parser.add_argument("--time-budget", type=float)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--storage", default="sqlite:///hpo-results/recipe_vs_search.db")
+    parser.add_argument("--study", default=None)
+    args = parser.parse_args()
+
+    from hpo.execution import run_search
+    from hpo.spaces import config_from_params, load_space
+    from hpo.storage import attrs, open_storage
+    from hpo.trainables import resolve_trainable
+
+    spec = load_space(args.space)
+    data = dict(spec.data)
+    for key in ("train_size", "validation_size", "test_size"):
+        if getattr(args, key) is not None:
+            data[key] = getattr(args, key)
+    spec = dataclasses.replace(spec, data=data)
+    trainable = resolve_trainable(spec.trainable)
+    name = args.study or f"{spec.name or 'search'}-vs-recipe"
+    t0 = time.time()
+    result = run_search(spec, study_name=name, storage=args.storage, trials=args.trials,
+                        time_budget=args.time_budget, overwrite=True, score_test=False)
+    search_s = time.time() - t0
+    import optuna
+
+    study = optuna.load_study(study_name=name, storage=open_storage(args.storage))
+    best = study.best_trial
+    best_config = config_from_params(spec, best.params)
+    best_step = int(best.user_attrs[attrs.BEST_STEP])
+    recipe = {**best_config, **RECIPES[spec.trainable]}
+    for key in list(recipe):  # the recipe has no strategy or augmentation choices
+        if key not in RECIPES[spec.trainable] and key not in ("max_length", "image_size"):
+            recipe.pop(key)
+    recipe_steps = int(recipe["epochs"]) * int(recipe.get("evals_per_epoch", 1))
+    seeds = list(range(args.seeds))
+
+    print(f"search: {result.started} trials in {search_s:.0f} s ({result.complete} complete, "
+          f"{result.pruned} pruned, {result.failed} failed); best validation accuracy "
+          f"{best.value:.4f} (trial {best.number}, step {best_step})")
+    print(f"data sizes: {study.user_attrs[attrs.DATA].get('sizes')}")
+    print(f"best config: {best_config}")
+    print("retraining the search's best config:")
+    found = retrain(trainable, best_config, spec, seeds, best_step)
+    print(f"retraining the default recipe {RECIPES[spec.trainable]}:")
+    default = retrain(trainable, recipe, spec, seeds, recipe_steps)
+    for label, scores in (("search's best", found), ("default recipe", default)):
+        mean, half = interval(scores)
+        print(f"{label:<15} test accuracy {mean:.4f} ± {half:.4f} (95% over {len(scores)} seeds)")
+    diff_mean, diff_half = interval([a - b for a, b in zip(found, default)])
+    print(f"difference      {diff_mean:+.4f} ± {diff_half:.4f} (paired by seed); "
+          f"total {time.time() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
