@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hpo.data._assets import packaged_file
-from hpo.data._splits import make_splits
+from hpo.data._splits import make_splits, standard_columns
 
 if TYPE_CHECKING:
     import datasets
@@ -125,18 +125,7 @@ def _load_source(cfg: ImageData) -> datasets.DatasetDict:
 
 
 def _normalise(ds: datasets.Dataset, cfg: ImageData) -> datasets.Dataset:
-    import datasets
-
-    for col in (cfg.image_column, cfg.label_column):
-        if col not in ds.column_names:
-            raise ValueError(f"data: column {col!r} not found in {cfg.source!r}; "
-                             f"columns are {ds.column_names}")
-    ds = ds.rename_columns({c: n for c, n in ((cfg.image_column, "image"),
-                                               (cfg.label_column, "label")) if c != n})
-    ds = ds.select_columns(["image", "label"])
-    if not isinstance(ds.features["label"], datasets.ClassLabel):
-        ds = ds.class_encode_column("label")
-    return ds
+    return standard_columns(ds, cfg.source, {cfg.image_column: "image", cfg.label_column: "label"})
 
 
 def load_image_data(section: dict[str, Any]) -> tuple[datasets.DatasetDict, dict[str, Any]]:

@@ -8,6 +8,27 @@ if TYPE_CHECKING:
     import datasets
 
 
+def standard_columns(ds: datasets.Dataset, source: str, columns: dict[str, str]
+                     ) -> datasets.Dataset:
+    """``ds`` with only the given columns, renamed (``{"review": "text", "stars": "label"}``)
+    and ``label`` class-encoded.
+
+    Raises:
+        ValueError: a column is missing; names the source and the columns it has.
+    """
+    import datasets
+
+    for col in columns:
+        if col not in ds.column_names:
+            raise ValueError(f"data: column {col!r} not found in {source!r}; "
+                             f"columns are {ds.column_names}")
+    ds = ds.rename_columns({old: new for old, new in columns.items() if old != new})
+    ds = ds.select_columns(list(columns.values()))
+    if not isinstance(ds.features["label"], datasets.ClassLabel):
+        ds = ds.class_encode_column("label")
+    return ds
+
+
 def _cut(ds: datasets.Dataset, size: int | float, seed: int) -> tuple[Any, Any]:
     parts = ds.train_test_split(test_size=size, seed=seed, stratify_by_column="label")
     return parts["train"], parts["test"]
