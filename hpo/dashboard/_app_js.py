@@ -56,10 +56,19 @@ function showError(err) {
 }
 function clearError() { const b = document.getElementById('error'); if (b) b.remove(); }
 function setLive(text) { document.getElementById('live').textContent = text; }
-function draw(div, fig) {
+// plotly.js loads asynchronously (see _pages.page); drawing waits for it.
+const plotlyLoaded = window.Plotly ? Promise.resolve() : new Promise((resolve, reject) => {
+  const tag = document.getElementById('plotly-js');
+  if (!tag) { reject(new Error('plotly.js is missing')); return; }
+  tag.addEventListener('load', () => resolve());
+  tag.addEventListener('error', () => reject(new Error('plotly.js failed to load')));
+});
+async function draw(div, fig) {
   const panel = div.closest('.panel');
-  if (!fig) { if (panel) panel.style.display = 'none'; return Promise.resolve(); }
+  if (!fig) { if (panel) panel.style.display = 'none'; return; }
+  await plotlyLoaded;
   if (panel) panel.style.display = '';
+  div.style.minHeight = '';  // the placeholder height that kept the page layout stable
   fig.layout.uirevision = 'keep';  // keep zoom and hidden traces across live redraws
   const t0 = performance.now();
   return Plotly.react(div, fig.data, fig.layout, PLOT_CFG).then(r => {
@@ -181,7 +190,7 @@ async function studyPage() {
     el('option', {value: ''}, 'lines (fast)'), el('option', {value: 'interactive'}, 'interactive, brushable (WebGL)'));
   const controls = {parallel: ['style ', styleSel], curves: ['metric ', metricSel], contour: ['x ', xSel, ' y ', ySel], importance: ['evaluator ', evSel]};
   for (const p of order) {
-    divs[p] = el('div', {class: 'plot', id: 'plot-' + p});
+    divs[p] = el('div', {class: 'plot', id: 'plot-' + p, style: 'min-height:' + (p === 'timeline' ? 480 : 380) + 'px'});
     const ctl = controls[p] && !C.static ? el('div', {class: 'controls'}, controls[p]) : (controls[p] && p === 'curves' ? el('div', {class: 'controls'}, controls[p]) : null);
     grid.append(el('div', {class: 'panel' + (wide.has(p) ? ' wide' : ''), id: 'panel-' + p}, ctl, divs[p]));
   }
@@ -206,7 +215,8 @@ async function studyPage() {
       fillSelect(xSel, data.params, opts.x || data.params[0]);
       fillSelect(ySel, data.params, opts.y || data.params[1]);
     }
-    // Draw one plot per task, top of the page first, so the browser paints between them.
+    // Draw one plot per task, so the browser paints between them; panels on screen
+    // first, the rest in the background (a panel scrolled into view jumps the queue).
     let chain = Promise.resolve();
     for (const p of which) {
       if (p === 'table') continue;
@@ -234,15 +244,51 @@ async function studyPage() {
   }
   async function refresh(which) {
     if (C.static) return Promise.all(render(C.data, which));
-    const t0 = performance.now();
     const data = await getJSON(url(C.root + 'api/study/' + encodeURIComponent(name), Object.assign({panel: which}, opts)));
-    const t1 = performance.now();
     await Promise.all(render(data, which));
-    window.hpoTimings = {fetch_ms: t1 - t0, render_ms: performance.now() - t1};
+  }
+  // Panels whose placeholder (CSS min-height) reaches into the window: drawn first.
+  function onScreen(p) {
+    const r = (p === 'table' ? tableBox : divs[p]).getBoundingClientRect();
+    return r.top < window.innerHeight && r.bottom > 0;
+  }
+  // First load: fetch and draw what is on screen, then fetch the rest and draw it in the
+  // background, one panel per task, any panel scrolled into view first.
+  // window.hpoFirstScreen: the panels on screen are drawn; window.hpoReady: all panels are.
+  async function firstLoad() {
+    const t0 = performance.now();
+    const first = order.filter(onScreen);
+    const rest = order.filter(p => !first.includes(p)).concat(['table']);
+    const data = await getJSON(url(C.root + 'api/study/' + encodeURIComponent(name), Object.assign({panel: first}, opts)));
+    const t1 = performance.now();
+    await Promise.all(render(data, first));
+    const t2 = performance.now();
+    window.hpoFirstScreen = true;
+    const more = await getJSON(url(C.root + 'api/study/' + encodeURIComponent(name), Object.assign({panel: rest}, opts)));
+    const t3 = performance.now();
+    if (more.revision !== data.revision) { await refresh(all); return; }
+    render(Object.assign({}, more, {figures: {}}), ['table']);
+    const queue = rest.filter(p => p !== 'table' && more.figures[p] !== undefined);
+    const io = 'IntersectionObserver' in window ? new IntersectionObserver(entries => {
+      for (const e of entries) {
+        const p = e.target.id.slice(5);
+        const i = queue.indexOf(p);
+        if (e.isIntersecting && i > 0) { queue.splice(i, 1); queue.unshift(p); }
+      }
+    }) : null;
+    if (io) queue.forEach(p => io.observe(divs[p]));
+    while (queue.length) {
+      await new Promise(r => setTimeout(r, 0));
+      const p = queue.shift();
+      await draw(divs[p], more.figures[p]);
+    }
+    if (io) io.disconnect();
+    window.hpoTimings = {first_fetch_ms: t1 - t0, first_draw_ms: t2 - t1, first_screen_ms: t2 - t0,
+      rest_fetch_ms: t3 - t2, all_drawn_ms: performance.now() - t0, first_panels: first.join(' ')};
   }
   const all = order.concat(['table']);
   if (C.static) { ready(render(C.data, all)); return; }
-  ready([refresh(all)]);
+  ready([firstLoad()]);
   poller(async () => {
     const r = await getJSON(url(C.root + 'api/revision', {study: name}));
     if (r.revision[0] !== revision) await refresh(all);

@@ -8,6 +8,7 @@ store. Times are UTC epoch seconds; durations are seconds.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -201,17 +202,31 @@ def history(snap: StudySnapshot, objective: int = 0) -> History:
 # --- learning curves --------------------------------------------------------------------------
 
 
+# metric_names of the last few trial tuples (a snapshot's trials are one tuple object per
+# study revision); the trials are kept alongside so their id() stays theirs.
+_NAMES_CACHE: dict[int, tuple[tuple[Any, ...], list[str]]] = {}
+_NAMES_LOCK = threading.Lock()
+
+
 def metric_names(snap: StudySnapshot) -> list[str]:
     """Curves a study offers: ``"objective"`` first, then every metric any trial reported."""
+    hit = _NAMES_CACHE.get(id(snap.trials))
+    if hit is not None and hit[0] is snap.trials:
+        return list(hit[1])
     names: set[str] = set()
-    seen_shapes: set[frozenset[str]] = set()
+    prefix = attrs.METRICS_PREFIX
     for rec in snap.trials:
-        for _, metrics in attrs.metrics_history(rec.user_attrs):
-            keys = frozenset(metrics)
-            if keys not in seen_shapes:  # most steps report the same keys; skip re-adding
-                seen_shapes.add(keys)
+        for key, metrics in rec.user_attrs.items():
+            # Most steps report metrics already known: skip them without a look at values.
+            if isinstance(metrics, dict) and key.startswith(prefix) \
+                    and not names.issuperset(metrics):
                 names.update(k for k, v in metrics.items() if _finite(v))
-    return [OBJECTIVE, *sorted(names)]
+    out = [OBJECTIVE, *sorted(names)]
+    with _NAMES_LOCK:
+        if len(_NAMES_CACHE) >= 8:
+            _NAMES_CACHE.pop(next(iter(_NAMES_CACHE)))
+        _NAMES_CACHE[id(snap.trials)] = (snap.trials, out)
+    return list(out)
 
 
 @dataclass(frozen=True)

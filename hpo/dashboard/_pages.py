@@ -22,7 +22,7 @@ header .crumb{color:#fff;font-weight:600}
 header .live{margin-left:auto;font-size:12px;color:#9fb3d1}
 main{padding:16px 24px;max-width:1700px;margin:0 auto}
 h1{font-size:20px;margin:4px 0 10px}
-.cards{display:flex;flex-wrap:wrap;gap:10px;margin-bottom:14px}
+.cards{display:flex;flex-wrap:wrap;gap:10px;margin-bottom:14px;min-height:58px}
 .card{background:#fff;border-radius:6px;padding:8px 14px;box-shadow:0 1px 2px #0002;
  min-width:110px}
 .card .k{font-size:11px;color:#667;text-transform:uppercase;letter-spacing:.04em}
@@ -65,7 +65,10 @@ def page(title: str, config: dict[str, Any], script: str, plotly_src: str | None
     """
     # "</" inside JSON would end the script element early; "<\\/" means the same to JSON.
     cfg = json.dumps(config).replace("</", "<\\/")
-    plotly_tag = (f'<script src="{html.escape(plotly_src)}"></script>' if plotly_src
+    # async: the page script lays the page out and asks for its data while plotly.js
+    # (3.5 MB) still loads and compiles; it waits for plotly.js only to draw.
+    plotly_tag = (f'<script id="plotly-js" src="{html.escape(plotly_src)}" async></script>'
+                  if plotly_src
                   else f"<script>{plotly_inline}</script>")
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width,initial-scale=1">'

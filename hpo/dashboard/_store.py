@@ -262,13 +262,25 @@ class Store:
 
         def rows(table: Any, *cols: Any) -> Any:
             base = sa.select(table.c.trial_id, *cols)
+            # Raw driver rows, whole results at once: SQLAlchemy's rows, per-row type
+            # processing and row-by-row fetching cost 3x the query itself on 100,000 rows.
+            # Enum columns then arrive as their names (strings), which ``_name`` accepts.
+            def run(stmt: Any) -> list[Any]:
+                sql = stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+                cur = conn.connection.dbapi_connection.cursor()
+                try:
+                    cur.execute(str(sql))
+                    return cur.fetchall()
+                finally:
+                    cur.close()
+
             if whole_study:
-                sub = sa.select(trials.c.trial_id).where(trials.c.study_id == study_id)
-                yield from conn.execute(base.where(table.c.trial_id.in_(sub)))
+                sub = sa.select(trials.c.trial_id).where(trials.c.study_id == int(study_id))
+                yield from run(base.where(table.c.trial_id.in_(sub)))
                 return
-            ids = sorted(todo)
+            ids = sorted(int(i) for i in todo)  # literal ids: integers only
             for i in range(0, len(ids), _CHUNK):
-                yield from conn.execute(base.where(table.c.trial_id.in_(ids[i:i + _CHUNK])))
+                yield from run(base.where(table.c.trial_id.in_(ids[i:i + _CHUNK])))
 
         from optuna.distributions import json_to_distribution
 
@@ -296,10 +308,16 @@ class Store:
             if tid in todo:
                 todo[tid].intermediate[step] = _SPECIAL.get(_name(vtype), value)
         a = t["attrs"]
-        loads = json.loads
-        for tid, key, value in rows(a, a.c.key, a.c.value_json):
-            if tid in todo:
-                todo[tid].user_attrs[key] = loads(value)
+        got = [(tid, key, value) for tid, key, value in rows(a, a.c.key, a.c.value_json)
+               if tid in todo]
+        try:  # one json.loads over all values: a tenth of the per-call overhead
+            decoded = json.loads("[" + ",".join(value for _, _, value in got) + "]")
+        except ValueError:
+            decoded = [json.loads(value) for _, _, value in got]
+        if len(decoded) != len(got):  # a value that was not one JSON document
+            decoded = [json.loads(value) for _, _, value in got]
+        for (tid, key, _), value in zip(got, decoded, strict=True):
+            todo[tid].user_attrs[key] = value
 
 
 def _signature(rec: TrialRecord) -> tuple[Any, ...]:

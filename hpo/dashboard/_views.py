@@ -87,18 +87,32 @@ class Views:
         self._cache: OrderedDict[tuple[Any, ...], str] = OrderedDict()
         self._size = cache_size
         self._lock = threading.Lock()
+        self._busy: dict[tuple[Any, ...], threading.Event] = {}
 
     def _cached(self, key: tuple[Any, ...], make: Any) -> str:
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        value = make()
-        with self._lock:
-            self._cache[key] = value
-            while len(self._cache) > self._size:
-                self._cache.popitem(last=False)
-        return value
+        # One computation per key: a request for a panel that another request is
+        # computing (a second tab, a reload) waits for that result.
+        while True:
+            with self._lock:
+                if key in self._cache:
+                    self._cache.move_to_end(key)
+                    return self._cache[key]
+                busy = self._busy.get(key)
+                if busy is None:
+                    busy = self._busy[key] = threading.Event()
+                    break
+            busy.wait()
+        try:
+            value = make()
+            with self._lock:
+                self._cache[key] = value
+                while len(self._cache) > self._size:
+                    self._cache.popitem(last=False)
+            return value
+        finally:
+            with self._lock:
+                del self._busy[key]
+            busy.set()
 
     def studies(self) -> dict[str, Any]:
         """Summaries of every study in the store."""

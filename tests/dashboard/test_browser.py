@@ -95,6 +95,10 @@ STUDY_PLOTS = ("history", "history_time", "curves", "timeline", "parallel", "imp
 
 def test_study_page_draws_every_plot(server, page):
     _open(page, server.url + "study/bert-sst2")
+    # On-screen panels were fetched and drawn first, the rest after them.
+    timings = page.evaluate("() => window.hpoTimings")
+    assert page.evaluate("() => window.hpoFirstScreen") is True
+    assert timings["first_panels"].split() == ["history", "history_time", "curves"]
     for p in STUDY_PLOTS:
         assert _drawn_marks(page, f"#plot-{p}") > 0, p
     assert not page.is_visible("#panel-pareto")  # single objective: no Pareto panel
@@ -105,6 +109,37 @@ def test_study_page_draws_every_plot(server, page):
         "() => document.querySelector('#plot-curves').layout.title.text.includes('eval_loss')")
     page.click("#panel-table th:has-text('duration_s')")
     assert page.errors == []
+
+
+def test_panel_scrolled_into_view_is_drawn_first(server, page):
+    # Scrolled to the bottom before the rest is drawn: the importance panel jumps the queue.
+    page.goto(server.url + "study/bert-sst2")
+    page.wait_for_function("() => window.hpoFirstScreen === true", timeout=20000)
+    page.evaluate("() => document.getElementById('panel-importance').scrollIntoView()")
+    page.wait_for_function("() => window.hpoReady === true", timeout=20000)
+    assert _drawn_marks(page, "#plot-importance") > 0
+    assert page.errors == []
+
+
+def test_bundled_curves_draw(store, tmp_path, browser, monkeypatch):
+    # Many curves of one state are one path shape: it draws, and its legend entry shows.
+    from hpo.dashboard import _figures
+    from hpo.dashboard._report import render_report
+
+    monkeypatch.setattr(_figures, "MAX_LINES", 3)
+    out = tmp_path / "report.html"
+    out.write_text(render_report(store, "bert-sst2"), encoding="utf-8")
+    pg = browser.new_page(viewport={"width": 1400, "height": 900})
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto(out.as_uri())
+    pg.wait_for_function("() => window.hpoReady === true", timeout=20000)
+    assert pg.locator("#plot-curves .shapelayer path").count() >= 1
+    assert "pruned (14)" in pg.evaluate(
+        "() => document.querySelector('#plot-curves .legend').textContent")
+    _shot(pg, "bundled-curves")
+    assert errors == []
+    pg.close()
 
 
 def test_multi_objective_study_shows_pareto(server, page):

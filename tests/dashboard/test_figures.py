@@ -46,6 +46,28 @@ def test_curves_summarise_many_marks(snap, monkeypatch):
     assert "stopped by asha" in marks["text"][0]
 
 
+def test_curves_bundle_many_lines_into_one_path(snap, monkeypatch):
+    # Past MAX_LINES curves of one state, they are one SVG path (a shape) with a legend
+    # entry; every curve is still in it, one "M" per curve.
+    monkeypatch.setattr(_figures, "MAX_LINES", 3)
+    c = _extract.curves(snap)
+    out = _check(_figures.curves_figure(c))
+    shapes = {s["name"]: s for s in out["layout"]["shapes"]}
+    pruned = [cv for cv in c.curves if cv.state == "PRUNED"]
+    bundle = shapes[f"pruned ({len(pruned)})"]
+    assert bundle["type"] == "path" and bundle["showlegend"] and bundle["legendgroup"] == "PRUNED"
+    assert bundle["path"].count("M") == len(pruned)
+    first = pruned[0]
+    assert bundle["path"].startswith(f"M{first.steps[0]:g},{first.values[0]:.5g}L")
+    names = [t["name"] for t in out["data"]]
+    assert f"pruned ({len(pruned)})" not in names and "stopped" in names  # end marks stay
+
+
+def test_curves_keep_traces_below_the_limit(snap):
+    out = _check(_figures.curves_figure(_extract.curves(snap)))
+    assert not out["layout"].get("shapes")
+
+
 def test_parallel_lines_and_interactive(snap):
     d = _extract.param_data(snap)
     out = _check(_figures.parallel_figure(d), 1)

@@ -155,3 +155,29 @@ def test_import_is_light():
             "print(any(m in sys.modules for m in ('optuna', 'plotly', 'sqlalchemy')))")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "False"
+
+
+def test_views_compute_each_panel_once_under_concurrent_requests(store):
+    import time
+
+    from hpo.dashboard._views import Views
+
+    views, calls = Views(store), []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.2)
+        return "x"
+
+    out: list[str] = []
+    threads = [threading.Thread(target=lambda: out.append(views._cached(("k",), slow)))
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert out == ["x"] * 3 and len(calls) == 1
+    with pytest.raises(ZeroDivisionError):  # a failure is not cached, and frees the key
+        views._cached(("bad",), lambda: 1 / 0)
+    assert views._cached(("bad",), lambda: "ok") == "ok"
+
