@@ -5,7 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
+# pip warns once per package about the machine's missing local index folders; drop
+# only those lines so real warnings and errors stay visible.
+pip_install() {
+  .venv/bin/python -m pip install -q --disable-pip-version-check "$@" \
+    2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
+PIP=(pip_install)
 # torch first, pinned to the CPU build, so nothing below pulls the CUDA wheels.
 .venv/bin/python -c "import torch" 2>/dev/null || "${PIP[@]}" torch==2.13.0
 "${PIP[@]}" -e ".[tune,text,image,dashboard,postgres,dev]"

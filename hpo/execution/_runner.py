@@ -127,8 +127,12 @@ def run_search(
 
     try:
         preparing = _Background(prepare)
-        started_ray = ensure_ray(ray_address, show_worker_logs=keep_ray_output)
-        scheduler, ledger = preparing.result()
+        try:
+            started_ray = ensure_ray(ray_address, show_worker_logs=keep_ray_output)
+        finally:
+            # Even when Ray fails to start, wait for the study to be opened (or
+            # refused) so nothing is left writing behind the error.
+            scheduler, ledger = preparing.result()
         if ledger.to_start > 0:
             if progress:
                 from hpo.execution._progress import Progress
