@@ -49,6 +49,7 @@ def test_real_minilm_search_end_to_end(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr[-3000:]
     assert "trials 4/4 done" in res.stderr  # the live progress line
     assert "Trial status" not in res.stdout + res.stderr  # no Ray progress tables
+    assert "it/s]" not in res.stderr and "examples/s]" not in res.stderr  # no tqdm bars
     assert "test split (64 examples, never seen during the search)" in res.stdout
 
     study = optuna.load_study(study_name="e2e-text", storage=url)
