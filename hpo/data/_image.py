@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hpo.data._assets import packaged_file
-from hpo.data._splits import make_splits, standard_columns
+from hpo.data._splits import make_splits, parse_section, standard_columns
 
 if TYPE_CHECKING:
     import datasets
@@ -46,11 +46,7 @@ class ImageData:
 
     @classmethod
     def from_section(cls, section: dict[str, Any]) -> ImageData:
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(section) - known)
-        if unknown:
-            raise ValueError(f"data: unknown key(s) {unknown}; known: {sorted(known)}")
-        return cls(**section)
+        return parse_section(cls, section)
 
 
 def _idx(path: Path) -> np.ndarray:

@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import dataclasses
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     import datasets
+
+
+T = TypeVar("T")
+
+
+def parse_section(cls: type[T], section: dict[str, Any]) -> T:
+    """A data dataclass from a space's ``data`` section; unknown keys are refused.
+
+    Raises:
+        ValueError: names the unknown keys and lists the known ones.
+    """
+    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise ValueError(f"data: unknown key(s) {unknown}; known: {sorted(known)}")
+    return cls(**section)
 
 
 def standard_columns(ds: datasets.Dataset, source: str, columns: dict[str, str]

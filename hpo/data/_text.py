@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpo.data._assets import packaged_file
-from hpo.data._splits import make_splits, standard_columns
+from hpo.data._splits import make_splits, parse_section, standard_columns
 
 if TYPE_CHECKING:
     import datasets
@@ -39,11 +39,7 @@ class TextData:
 
     @classmethod
     def from_section(cls, section: dict[str, Any]) -> TextData:
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(section) - known)
-        if unknown:
-            raise ValueError(f"data: unknown key(s) {unknown}; known: {sorted(known)}")
-        return cls(**{k: v for k, v in section.items() if k in known})
+        return parse_section(cls, section)
 
 
 def _rotten_tomatoes() -> datasets.Dataset:
