@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 # Set before Ray is imported anywhere: no result files, no progress tables, no
@@ -56,16 +58,82 @@ def ensure_ray(address: str | None = None, num_cpus: float | None = None,
         # ERROR during start-up: Ray logs a notice about its token authentication at
         # every start; hpo keeps the authentication and drops the notice.
         "logging_level": logging.ERROR,
-        "runtime_env": {"env_vars": env},
     }
     if address:
         kwargs["address"] = address
+        kwargs["runtime_env"] = {"env_vars": env}
     elif num_cpus is not None:
         kwargs["num_cpus"] = num_cpus
-    with warnings.catch_warnings():
+    if not address:
+        env.update(_tune_actor_env())
+    with warnings.catch_warnings(), _environ({} if address else env):
         warnings.simplefilter("ignore")
         ray.init(**kwargs)
     for name in ("ray", "ray.tune", "ray.train", "ray.air"):
         logging.getLogger(name).setLevel(logging.WARNING)
     return True
 
+
+
+
+def _tune_actor_env() -> dict[str, str]:
+    """Move the variables Ray Tune gives every trial actor into the workers' environment.
+
+    Ray Tune creates trial actors with a ``runtime_env`` of a few fixed variables
+    (``PL_DISABLE_FORK=1``). A worker started with the instance has no runtime
+    environment, so it never matches such an actor: every first trial then waits for a
+    fresh worker process (about 1 s more here, and Ray's started workers sit idle).
+    With those variables (and those Tune copies from this process's environment, such
+    as ``RAY_TRAIN_V2_ENABLED``) already in every worker's environment, Tune's copy is
+    empty and the trials get the started workers.
+    """
+    try:  # Ray Tune's internal tables; if they move, trials start on fresh workers
+        from ray.tune.execution import class_cache
+
+        moved = dict(class_cache.DEFAULT_ENV_VARS)
+        class_cache.DEFAULT_ENV_VARS.clear()
+        for key in [k for k in class_cache.ENV_VARS_TO_PROPAGATE if k in os.environ]:
+            moved[key] = os.environ[key]
+            class_cache.ENV_VARS_TO_PROPAGATE.discard(key)
+    except (ImportError, AttributeError, TypeError):
+        return {}
+    return moved
+
+
+@contextlib.contextmanager
+def _environ(env: dict[str, str]) -> Iterator[None]:
+    """Set ``env`` in this process while a local Ray instance starts, then restore it.
+
+    Workers of a Ray instance started here inherit its processes' environment, so the
+    worker variables need no ``runtime_env``; any ``runtime_env`` at all would keep
+    Ray from handing trials the worker processes it starts with the instance, and each
+    first trial would wait for a fresh process (about 0.7 s more here).
+    """
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+def stop_ray() -> None:
+    """Shut down the Ray instance this process started, without Ray's idle waits.
+
+    ``ray.shutdown()`` asks each Ray process to exit and gives it a second; the
+    autoscaler monitor of a single-machine instance never exits on that request,
+    so every search paid a full second for it. It holds no state: kill it first.
+    """
+    import ray
+
+    try:  # private structure: if it moves, fall back to the plain shutdown
+        node = ray._private.worker._global_node
+        for info in (node.all_processes.get("monitor", []) if node is not None else []):
+            info.process.kill()
+            info.process.wait(timeout=5)
+    except Exception:  # noqa: BLE001
+        pass
+    ray.shutdown()

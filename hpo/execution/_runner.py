@@ -156,9 +156,9 @@ def run_search(
             if not keep_ray_output:
                 shutil.rmtree(ray_dir, ignore_errors=True)
             if started_ray:
-                import ray
+                from hpo.execution._ray_init import stop_ray
 
-                ray.shutdown()
+                stop_ray()
     test = None
     if score_test and ledger is not None:
         test = _score_best(spec, trainable, ledger.study, progress)
