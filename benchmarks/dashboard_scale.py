@@ -191,7 +191,10 @@ def main(argv: list[str] | None = None) -> int:
                         "--storage", url, "--port", "{port}"],
                        "/study/scale", _HPO_READY, _HPO_ALL)}
     if not args.skip_optuna_dashboard:
-        servers["optuna-dashboard"] = (["optuna-dashboard", url, "--port", "{port}",
+        # The one installed beside this interpreter (a venv need not be on PATH).
+        beside = Path(sys.executable).with_name("optuna-dashboard")
+        exe = str(beside) if beside.exists() else "optuna-dashboard"
+        servers["optuna-dashboard"] = ([exe, url, "--port", "{port}",
                                         "--host", "127.0.0.1"],
                                        "/dashboard/studies/1", _OD_READY, None)
     with sync_playwright() as pw:

@@ -3,10 +3,19 @@
 1. Runs a search (the space's own budget, or --trials / --time-budget) with the
    data resized by --train-size / --validation-size / --test-size.
 2. Retrains the search's best config and the default recipe (full fine-tuning,
-   lr 5e-5, linear schedule, batch 32, 3 epochs, weight decay 0.01, no
-   augmentation) with each of --seeds seeds, scores each once on the test split,
+   batch 32, 3 epochs, weight decay 0.01, no augmentation; text: lr 5e-5, linear
+   schedule; image: lr 1e-3, cosine schedule) with each of --seeds seeds, scores
+   each once on the test split,
    and prints test accuracy as mean with a 95% t-interval over seeds, plus the
    difference.
+
+The spaces in ``benchmarks/spaces/`` are the ones measured (each holds its sizes and
+budget)::
+
+    python benchmarks/recipe_vs_search.py benchmarks/spaces/text_1000.yaml
+    python benchmarks/recipe_vs_search.py benchmarks/spaces/image_1000.yaml
+
+Any space works with the sizes and budget given on the command line::
 
     python benchmarks/recipe_vs_search.py search_spaces/text_finetune.yaml \\
         --train-size 1000 --validation-size 400 --test-size 3000 --trials 20 --time-budget 1800

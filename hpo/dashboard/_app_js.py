@@ -261,13 +261,18 @@ async function studyPage() {
     const rest = order.filter(p => !first.includes(p)).concat(['table']);
     const data = await getJSON(url(C.root + 'api/study/' + encodeURIComponent(name), Object.assign({panel: first}, opts)));
     const t1 = performance.now();
+    // The server builds the rest while the browser draws the first screen.
+    const restReq = getJSON(url(C.root + 'api/study/' + encodeURIComponent(name), Object.assign({panel: rest}, opts)));
     await Promise.all(render(data, first));
     const t2 = performance.now();
     window.hpoFirstScreen = true;
-    const more = await getJSON(url(C.root + 'api/study/' + encodeURIComponent(name), Object.assign({panel: rest}, opts)));
+    const more = await restReq;
     const t3 = performance.now();
     if (more.revision !== data.revision) { await refresh(all); return; }
+    const drawn = {};
+    let tp = performance.now();
     render(Object.assign({}, more, {figures: {}}), ['table']);
+    drawn.table = performance.now() - tp;
     const queue = rest.filter(p => p !== 'table' && more.figures[p] !== undefined);
     const io = 'IntersectionObserver' in window ? new IntersectionObserver(entries => {
       for (const e of entries) {
@@ -280,11 +285,14 @@ async function studyPage() {
     while (queue.length) {
       await new Promise(r => setTimeout(r, 0));
       const p = queue.shift();
+      tp = performance.now();
       await draw(divs[p], more.figures[p]);
+      drawn[p] = Math.round(performance.now() - tp);
     }
     if (io) io.disconnect();
     window.hpoTimings = {first_fetch_ms: t1 - t0, first_draw_ms: t2 - t1, first_screen_ms: t2 - t0,
-      rest_fetch_ms: t3 - t2, all_drawn_ms: performance.now() - t0, first_panels: first.join(' ')};
+      rest_fetch_ms: t3 - t2, all_drawn_ms: performance.now() - t0, first_panels: first.join(' '),
+      draw_ms: drawn};
   }
   const all = order.concat(['table']);
   if (C.static) { ready(render(C.data, all)); return; }

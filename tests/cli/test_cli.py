@@ -44,7 +44,9 @@ def test_validate_rejects_bad_space_and_writes_nothing(tmp_path: Path) -> None:
 
 
 def test_validate_accepts_shipped_spaces() -> None:
-    spaces = sorted(str(p) for p in (ROOT / "search_spaces").glob("*.yaml"))
+    spaces = sorted(str(p) for folder in ("search_spaces", "benchmarks/spaces")
+                    for p in (ROOT / folder).glob("*.yaml"))
+    assert len(spaces) >= 9
     res = hpo("validate", *spaces)
     assert res.returncode == 0, res.stderr
     assert res.stdout.count(": ok (") == len(spaces)
