@@ -70,6 +70,8 @@ async function draw(div, fig) {
   if (panel) panel.style.display = '';
   div.style.minHeight = '';  // the placeholder height that kept the page layout stable
   fig.layout.uirevision = 'keep';  // keep zoom and hidden traces across live redraws
+  // Figures come without a template; the page holds one shared copy.
+  if (C.template && !(fig.layout.template && Object.keys(fig.layout.template).length)) fig.layout.template = C.template;
   const t0 = performance.now();
   return Plotly.react(div, fig.data, fig.layout, PLOT_CFG).then(r => {
     (window.hpoPlotMs = window.hpoPlotMs || {})[div.id] = Math.round(performance.now() - t0);

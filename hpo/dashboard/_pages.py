@@ -63,6 +63,10 @@ def page(title: str, config: dict[str, Any], script: str, plotly_src: str | None
         plotly_src: URL of plotly.js, or None when ``plotly_inline`` is given.
         plotly_inline: plotly.js source to embed (self-contained report).
     """
+    from hpo.dashboard._figures import template_json
+
+    # One copy of the figures' plotly template for every plot on the page.
+    config = {"template": template_json(), **config}
     # "</" inside JSON would end the script element early; "<\\/" means the same to JSON.
     cfg = json.dumps(config).replace("</", "<\\/")
     # async: the page script lays the page out and asks for its data while plotly.js
