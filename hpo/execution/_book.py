@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hpo.execution._reads import ReadMemo
 from hpo.execution._writer import StoreWriter
 from hpo.storage import attrs
 from hpo.trainables._wrap import CONTEXT_KEY
@@ -96,6 +97,7 @@ class Ledger:
         self.counts = Counts()
         self._lock = threading.Lock()
         self._writer = StoreWriter()
+        self.reads = ReadMemo(study._storage)
         self._fail_orphans()
         self.already_done = self._finished_in_study()
         self.to_start = max(0, total_trials - self.already_done)
