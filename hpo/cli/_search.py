@@ -10,6 +10,7 @@ from hpo.cli._common import EXIT_BAD_INPUT, EXIT_MISMATCH, add_storage
 
 def _validate(args: argparse.Namespace) -> int:
     from hpo.spaces import SpaceError, load_space
+    from hpo.trainables import resolve_trainable, unknown_settings
 
     failed = 0
     for path in args.spaces:
@@ -17,6 +18,15 @@ def _validate(args: argparse.Namespace) -> int:
             spec = load_space(path)
         except SpaceError as exc:
             print(exc, file=sys.stderr)
+            failed += 1
+            continue
+        try:
+            unknown = unknown_settings(spec, resolve_trainable(spec.trainable))
+        except ValueError as exc:  # unknown trainable, or its module cannot be imported
+            unknown = [f"trainable: {exc}"]
+        if unknown:
+            for message in unknown:
+                print(f"{path}: {message}", file=sys.stderr)
             failed += 1
             continue
         names = ", ".join(p.name for p in spec.params)

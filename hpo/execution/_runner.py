@@ -14,7 +14,7 @@ from typing import Any
 
 from hpo.spaces import SearchSpec, define_by_run
 from hpo.storage import open_study, resolve_url
-from hpo.trainables import resolve_trainable
+from hpo.trainables import resolve_trainable, unknown_settings
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,9 @@ def run_search(
 
     # Everything that can be rejected is checked before the store is touched.
     trainable = resolve_trainable(spec.trainable)
+    unknown = unknown_settings(spec, trainable)
+    if unknown:
+        raise ValueError("; ".join(unknown))
 
     from hpo.execution._ray_init import ensure_ray, quiet_environment
 

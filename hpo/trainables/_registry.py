@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hpo.spaces import SearchSpec
 
 Trainable = Callable[[dict[str, Any]], Any]
 
@@ -45,3 +49,25 @@ def resolve_trainable(name: str) -> Trainable:
     if not callable(fn):
         raise ValueError(f"trainable {name!r}: module {module_name!r} has no function {attr!r}")
     return fn
+
+
+def unknown_settings(spec: SearchSpec, fn: Trainable) -> list[str]:
+    """One message (``params.NAME: ...``) per parameter ``fn`` has no setting for.
+
+    Built-in trainables list their settings in ``fn.config_keys``; a misspelt
+    parameter would otherwise pass validation and make every trial fail. A
+    trainable without ``config_keys`` (a user's function) is not checked.
+    """
+    keys = getattr(fn, "config_keys", None)
+    if keys is None:
+        return []
+    problems = []
+    for param in spec.params:
+        if param.name in keys:
+            continue
+        hint = difflib.get_close_matches(param.name, sorted(keys), n=1)
+        problems.append(
+            f"params.{param.name}: the {spec.trainable!r} trainable has no "
+            f"setting {param.name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+            + f"; its settings: {', '.join(sorted(keys))}")
+    return problems

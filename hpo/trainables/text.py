@@ -296,3 +296,4 @@ def score_test(config: dict[str, Any], model: dict[str, Any], data: dict[str, An
 
 
 train_text_classifier.score_test = score_test  # type: ignore[attr-defined]
+train_text_classifier.config_keys = frozenset(DEFAULTS)  # type: ignore[attr-defined]

@@ -43,6 +43,25 @@ def test_validate_rejects_bad_space_and_writes_nothing(tmp_path: Path) -> None:
     assert not db.exists() and not (tmp_path / "hpo-results").exists()
 
 
+def test_misspelt_setting_of_a_builtin_trainable_is_refused_before_anything_runs(
+    tmp_path: Path,
+) -> None:
+    space = tmp_path / "typo.yaml"
+    space.write_text("trainable: text_classification\nmodel: {name_or_path: minilm-l6}\n"
+                     "data: {source: rotten_tomatoes}\nobjective: {metric: accuracy}\n"
+                     "params:\n  learnig_rate: {type: float, low: 1.0e-5, high: 1.0e-3}\n"
+                     "  epochs: 1\n")
+    res = hpo("validate", str(space))
+    assert res.returncode == 2
+    assert f"{space}: params.learnig_rate" in res.stderr
+    assert "did you mean 'learning_rate'" in res.stderr and "epochs" not in res.stderr.split(
+        "its settings")[0]
+    db = tmp_path / "store.db"
+    res = hpo("run", str(space), "--storage", f"sqlite:///{db}", cwd=tmp_path)
+    assert res.returncode == 2 and "params.learnig_rate" in res.stderr
+    assert not db.exists() and not (tmp_path / "hpo-results").exists()
+
+
 def test_validate_accepts_shipped_spaces() -> None:
     spaces = sorted(str(p) for folder in ("search_spaces", "benchmarks/spaces")
                     for p in (ROOT / folder).glob("*.yaml"))
