@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +135,64 @@ def file_digest(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()[:16]
+
+
+class StepAndReport:
+    """What every batch of a built-in training loop ends with, shared by text and image.
+
+    One optimiser step (backward, clipping, step, schedule, zero_grad); at each of
+    the epoch's evaluation marks, an evaluation and a report of validation accuracy
+    and loss, training loss since the last report, epoch, examples and seconds.
+
+    Args:
+        model: the model being trained.
+        cfg: the resolved config (``max_grad_norm``, ``evals_per_epoch``).
+        optimizer: from :func:`build_training`.
+        schedule: from :func:`build_training`.
+        epoch_size: training examples per epoch.
+        evaluate: returns validation ``(accuracy, loss)`` (and leaves the model training).
+        after_report: the trial context's hook; True ends training after that report.
+    """
+
+    def __init__(self, model: Any, cfg: dict[str, Any], optimizer: Any, schedule: Any,
+                 epoch_size: int, evaluate: Callable[[], tuple[float, float]],
+                 after_report: Callable[[Any, int], bool] | None = None) -> None:
+        self.model, self.optimizer, self.schedule = model, optimizer, schedule
+        self.max_grad_norm = cfg["max_grad_norm"]
+        self.marks = eval_marks(epoch_size, cfg["evals_per_epoch"])
+        self.epoch_size = epoch_size
+        self.evaluate = evaluate
+        self.after_report = after_report
+        self.t0 = time.time()
+        self.seen_total = self.reports = 0
+        self.new_epoch(0)
+
+    def new_epoch(self, epoch: int) -> None:
+        self.epoch, self.seen, self.mark_i, self.running, self.count = epoch, 0, 0, 0.0, 0
+
+    def step(self, loss: Any, n: int) -> bool:
+        """Optimise on one batch's mean ``loss`` over ``n`` examples; True: stop training."""
+        from hpo.trainables._context import report
+
+        loss.backward()
+        clip(self.model, self.max_grad_norm)
+        self.optimizer.step()
+        self.schedule.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.running += loss.item() * n
+        self.count += n
+        self.seen += n
+        self.seen_total += n
+        while self.mark_i < len(self.marks) and self.seen >= self.marks[self.mark_i]:
+            self.mark_i += 1
+            acc, eval_loss = self.evaluate()
+            report({
+                "accuracy": acc, "eval_loss": eval_loss, "train_loss": self.running / self.count,
+                "epoch": self.epoch + self.seen / self.epoch_size, "examples": self.seen_total,
+                "train_seconds": time.time() - self.t0,
+            })
+            self.running, self.count = 0.0, 0
+            self.reports += 1
+            if self.after_report is not None and self.after_report(self.model, self.reports):
+                return True
+        return False

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -37,15 +36,14 @@ from torch import nn
 
 from hpo.trainables._common import (
     FINETUNE_DEFAULTS,
+    StepAndReport,
     build_training,
-    clip,
-    eval_marks,
     file_digest,
     freeze_frozen_norms,
     prepare_model,
     resolve_config,
 )
-from hpo.trainables._context import report, should_stop, trial_context
+from hpo.trainables._context import should_stop, trial_context
 
 DEFAULTS: dict[str, Any] = {
     **FINETUNE_DEFAULTS,
@@ -194,15 +192,20 @@ def fit_image_classifier(config: dict[str, Any]) -> Any:
     batch = int(cfg["batch_size"])
     total_steps = math.ceil(len(train_y) / batch) * int(cfg["epochs"])
     optimizer, schedule, loss_fn = build_training(model, cfg, total_steps)
-    marks = eval_marks(len(train_y), cfg["evals_per_epoch"])
+
+    def evaluate() -> tuple[float, float]:
+        result = _evaluate(model, *pixels["validation"], normalise)
+        freeze_frozen_norms(model)  # _evaluate puts the model back in train mode
+        return result
+
+    steps = StepAndReport(model, cfg, optimizer, schedule, len(train_y), evaluate,
+                          ctx.after_report)
     gen = torch.Generator().manual_seed(seed)
     # Augmentation draws from its own stream so the batch order does not depend
     # on which augmentation a trial sampled.
     aug_gen = torch.Generator().manual_seed(seed + 1)
-    t0 = time.time()
-    seen_total = reports = 0
     for epoch in range(int(cfg["epochs"])):
-        seen, mark_i, running, count = 0, 0, 0.0, 0
+        steps.new_epoch(epoch)
         order = torch.randperm(len(train_y), generator=gen)
         for start in range(0, len(order), batch):
             if should_stop():
@@ -210,28 +213,8 @@ def fit_image_classifier(config: dict[str, Any]) -> Any:
             idx = order[start:start + batch]
             images, targets = augment(train_x[idx], train_y[idx], aug_gen)
             loss = loss_fn(model(normalise(images)), targets)
-            loss.backward()
-            clip(model, cfg["max_grad_norm"])
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad(set_to_none=True)
-            running += loss.item() * len(idx)
-            count += len(idx)
-            seen += len(idx)
-            seen_total += len(idx)
-            while mark_i < len(marks) and seen >= marks[mark_i]:
-                mark_i += 1
-                acc, eval_loss = _evaluate(model, *pixels["validation"], normalise)
-                freeze_frozen_norms(model)  # _evaluate puts the model back in train mode
-                report({
-                    "accuracy": acc, "eval_loss": eval_loss, "train_loss": running / count,
-                    "epoch": epoch + seen / len(train_y), "examples": seen_total,
-                    "train_seconds": time.time() - t0,
-                })
-                running, count = 0.0, 0
-                reports += 1
-                if ctx.after_report is not None and ctx.after_report(model, reports):
-                    return model
+            if steps.step(loss, len(idx)):
+                return model
     return model
 
 

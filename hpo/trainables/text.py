@@ -24,21 +24,19 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from hpo.trainables._common import (
     FINETUNE_DEFAULTS,
+    StepAndReport,
     build_training,
-    clip,
-    eval_marks,
     file_digest,
     prepare_model,
     resolve_config,
 )
-from hpo.trainables._context import report, should_stop, trial_context
+from hpo.trainables._context import should_stop, trial_context
 
 DEFAULTS: dict[str, Any] = {
     **FINETUNE_DEFAULTS,
@@ -178,16 +176,15 @@ def fit_text_classifier(config: dict[str, Any]) -> Any:
     batch = int(cfg["batch_size"])
     total_steps = math.ceil(len(train_ids) / batch) * int(cfg["epochs"])
     optimizer, schedule, loss_fn = build_training(model, cfg, total_steps)
-    marks = eval_marks(len(train_ids), cfg["evals_per_epoch"])
+    steps = StepAndReport(model, cfg, optimizer, schedule, len(train_ids),
+                          lambda: _evaluate(model, encoded["validation"], pad), ctx.after_report)
     gen = torch.Generator().manual_seed(seed)
     # A second stream for augmentation keeps the batch order the same whatever
     # augmentation a trial samples, so trials differ only in what they vary.
     aug_gen = torch.Generator().manual_seed(seed + 1)
     mix_alpha = float(augment_cfg.embedding_mixup_alpha)
-    t0 = time.time()
-    seen_total = reports = 0
     for epoch in range(int(cfg["epochs"])):
-        seen, mark_i, running, count = 0, 0, 0.0, 0
+        steps.new_epoch(epoch)
         for input_ids, mask, labels in _batches(train_ids, train_labels, batch, pad, gen, True):
             if should_stop():
                 return None
@@ -203,27 +200,8 @@ def fit_text_classifier(config: dict[str, Any]) -> Any:
                 loss = loss_fn(logits, mixed.labels)
             else:
                 loss = loss_fn(model(input_ids=input_ids, attention_mask=mask).logits, labels)
-            loss.backward()
-            clip(model, cfg["max_grad_norm"])
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad(set_to_none=True)
-            running += loss.item() * len(labels)
-            count += len(labels)
-            seen += len(labels)
-            seen_total += len(labels)
-            while mark_i < len(marks) and seen >= marks[mark_i]:
-                mark_i += 1
-                acc, eval_loss = _evaluate(model, encoded["validation"], pad)
-                report({
-                    "accuracy": acc, "eval_loss": eval_loss, "train_loss": running / count,
-                    "epoch": epoch + seen / len(train_ids), "examples": seen_total,
-                    "train_seconds": time.time() - t0,
-                })
-                running, count = 0.0, 0
-                reports += 1
-                if ctx.after_report is not None and ctx.after_report(model, reports):
-                    return model
+            if steps.step(loss, len(labels)):
+                return model
     return model
 
 
