@@ -52,15 +52,37 @@ def interval(values: list[float]) -> tuple[float, float]:
     return mean, half
 
 
-def retrain(trainable: Any, config: dict[str, Any], spec: Any, seeds: list[int],
-            step: int) -> list[float]:
-    scores = []
-    for seed in seeds:
-        metrics = trainable.score_test(config, spec.model, spec.data, seed=seed, step=step,
-                                       threads=max(1, int(spec.resources.cpu)))
-        scores.append(metrics["accuracy"])
-        print(f"    seed {seed}: test accuracy {metrics['accuracy']:.4f} "
-              f"({int(metrics['examples'])} examples)", flush=True)
+def _score(job: tuple[str, dict[str, Any], dict[str, Any], dict[str, Any], int, int, int]
+           ) -> dict[str, float]:
+    from hpo.trainables import resolve_trainable
+
+    name, config, model, data, seed, step, threads = job
+    return resolve_trainable(name).score_test(config, model, data, seed=seed, step=step,
+                                              threads=threads)
+
+
+def retrain_all(spec: Any, runs: dict[str, tuple[dict[str, Any], int]], seeds: list[int],
+                parallel: int) -> dict[str, list[float]]:
+    """Test accuracy of each named (config, step) retrained with each seed.
+
+    ``parallel`` retrains run side by side in separate processes, each with the
+    thread count a trial had, so each retrain is the one a trial would run.
+    """
+    import concurrent.futures
+    import multiprocessing
+
+    threads = max(1, int(spec.resources.cpu))
+    jobs = {(label, seed): (spec.trainable, config, spec.model, spec.data, seed, step, threads)
+            for label, (config, step) in runs.items() for seed in seeds}
+    scores: dict[str, list[float]] = {label: [] for label in runs}
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(parallel, mp_context=ctx) as pool:
+        futures = {key: pool.submit(_score, job) for key, job in jobs.items()}
+        for (label, seed), future in futures.items():  # in submission order
+            metrics = future.result()
+            scores[label].append(metrics["accuracy"])
+            print(f"    {label}, seed {seed}: test accuracy {metrics['accuracy']:.4f} "
+                  f"({int(metrics['examples'])} examples)", flush=True)
     return scores
 
 
@@ -80,15 +102,12 @@ def main() -> None:
     from hpo.execution import run_search
     from hpo.spaces import config_from_params, load_space
     from hpo.storage import attrs, open_storage
-    from hpo.trainables import resolve_trainable
-
     spec = load_space(args.space)
     data = dict(spec.data)
     for key in ("train_size", "validation_size", "test_size"):
         if getattr(args, key) is not None:
             data[key] = getattr(args, key)
     spec = dataclasses.replace(spec, data=data)
-    trainable = resolve_trainable(spec.trainable)
     name = args.study or f"{spec.name or 'search'}-vs-recipe"
     t0 = time.time()
     result = run_search(spec, study_name=name, storage=args.storage, trials=args.trials,
@@ -112,10 +131,12 @@ def main() -> None:
           f"{best.value:.4f} (trial {best.number}, step {best_step})")
     print(f"data sizes: {study.user_attrs[attrs.DATA].get('sizes')}")
     print(f"best config: {best_config}")
-    print("retraining the search's best config:")
-    found = retrain(trainable, best_config, spec, seeds, best_step)
-    print(f"retraining the default recipe {RECIPES[spec.trainable]}:")
-    default = retrain(trainable, recipe, spec, seeds, recipe_steps)
+    print(f"retraining the search's best config and the default recipe "
+          f"{RECIPES[spec.trainable]}, {spec.concurrency} at a time:")
+    scores = retrain_all(spec, {"search's best": (best_config, best_step),
+                                "default recipe": (recipe, recipe_steps)},
+                         seeds, max(1, spec.concurrency))
+    found, default = scores["search's best"], scores["default recipe"]
     for label, scores in (("search's best", found), ("default recipe", default)):
         mean, half = interval(scores)
         print(f"{label:<15} test accuracy {mean:.4f} ± {half:.4f} (95% over {len(scores)} seeds)")
