@@ -90,14 +90,17 @@ def _tune_actor_env() -> dict[str, str]:
     try:  # Ray Tune's internal tables; if they move, trials start on fresh workers
         from ray.tune.execution import class_cache
 
-        moved = dict(class_cache.DEFAULT_ENV_VARS)
+        _MOVED.update(class_cache.DEFAULT_ENV_VARS)
         class_cache.DEFAULT_ENV_VARS.clear()
         for key in [k for k in class_cache.ENV_VARS_TO_PROPAGATE if k in os.environ]:
-            moved[key] = os.environ[key]
+            _MOVED[key] = os.environ[key]
             class_cache.ENV_VARS_TO_PROPAGATE.discard(key)
     except (ImportError, AttributeError, TypeError):
-        return {}
-    return moved
+        pass
+    return dict(_MOVED)  # also what an earlier start in this process moved
+
+
+_MOVED: dict[str, str] = {}
 
 
 @contextlib.contextmanager
