@@ -109,12 +109,17 @@ def main() -> None:
             data[key] = getattr(args, key)
     spec = dataclasses.replace(spec, data=data)
     name = args.study or f"{spec.name or 'search'}-vs-recipe"
+    import optuna
+
+    try:  # a fresh search every time: the same space would otherwise resume the study
+        optuna.delete_study(study_name=name, storage=open_storage(args.storage))
+        print(f"deleted the earlier study {name!r} in {args.storage}")
+    except KeyError:
+        pass
     t0 = time.time()
     result = run_search(spec, study_name=name, storage=args.storage, trials=args.trials,
                         time_budget=args.time_budget, overwrite=True, score_test=False)
     search_s = time.time() - t0
-    import optuna
-
     study = optuna.load_study(study_name=name, storage=open_storage(args.storage))
     best = study.best_trial
     best_config = config_from_params(spec, best.params)
