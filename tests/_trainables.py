@@ -18,3 +18,13 @@ def flaky(config: dict[str, Any]) -> None:
     if hpo.trial_context().number % 2:
         raise ValueError(f"flaky trainable refused trial {hpo.trial_context().number}")
     hpo.report({"neg_loss": -config["x"]})
+
+
+def slow_steps(config: dict[str, Any]) -> None:
+    """Reports ``x`` three times, working ``pause`` seconds between reports without ever
+    asking ``hpo.should_stop()``: a trainable whose steps cannot be interrupted."""
+    import time
+
+    for step in range(1, 4):
+        hpo.report({"score": config["x"] * step})
+        time.sleep(config["pause"])

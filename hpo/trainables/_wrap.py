@@ -32,18 +32,8 @@ def _ray_report(metrics: dict[str, Any]) -> None:
     tune.report(metrics)
 
 
-def wrap_for_ray(fn: Callable[[dict[str, Any]], Any]) -> type:
-    """A Ray Tune trainable class that runs ``fn`` with hpo's context installed.
-
-    Reports are asynchronous: Ray's function trainable pauses the training thread at
-    every report until the driver has processed the result and asked for the next
-    one (a round trip per report); here the thread trains on as soon as its result
-    has been picked up. A scheduler's stop reaches the trial through
-    ``hpo.should_stop()`` (built-in trainables poll it per batch) or at its next
-    report, so an early-stopped trial still leaves within a batch.
-    """
-    from ray.train._internal.session import get_session
-    from ray.tune.trainable.function_trainable import wrap_function
+def wrap_for_ray(fn: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], None]:
+    """A Ray function trainable that runs ``fn`` with hpo's context installed."""
 
     def hpo_trainable(config: dict[str, Any]) -> None:
         config = dict(config)
@@ -62,12 +52,4 @@ def wrap_for_ray(fn: Callable[[dict[str, Any]], Any]) -> type:
             fn(config)
 
     hpo_trainable.__name__ = getattr(fn, "__name__", "trainable")
-    base = wrap_function(hpo_trainable)
-
-    class AsyncReporting(base):  # type: ignore[misc, valid-type]
-        def setup(self, config: dict[str, Any]) -> None:
-            super().setup(config)
-            get_session().synchronous_result_reporting = False
-
-    AsyncReporting.__name__ = base.__name__
-    return AsyncReporting
+    return hpo_trainable

@@ -161,6 +161,27 @@ def test_custom_trainable_by_module_path(tmp_path: Path, sqlite_url: str) -> Non
             assert t.state == TrialState.COMPLETE and t.value == -t.params["x"]
 
 
+def test_trials_stopped_early_hand_their_actor_to_the_next_trial(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    # A stopped trial must leave its worker at once even when its next step cannot be
+    # interrupted, or Ray starts a new worker process (seconds) for the next trial.
+    space = tmp_path / "slow.yaml"
+    space.write_text(
+        "trainable: tests._trainables:slow_steps\n"
+        "objective: {metric: score, direction: maximize}\n"
+        "sampler: {name: random, options: {seed: 1}}\n"
+        "scheduler: {name: asha, options: {grace_period: 1, reduction_factor: 4}}\n"
+        "budget: {trials: 6, max_steps: 3}\nconcurrency: 2\n"
+        "params:\n  x: {type: float, low: 0.0, high: 1.0}\n  pause: 2.5\n")
+    result = run_search(load_space(space), storage=sqlite_url, progress=False,
+                        score_test=False)
+    assert result.pruned >= 2
+    study = optuna.load_study(study_name=result.study_name, storage=sqlite_url)
+    workers = {t.user_attrs[attrs.WORKER] for t in study.trials}
+    assert len(workers) <= 2, workers
+
+
 @pytest.mark.postgres
 def test_search_on_postgresql(synthetic_space: Callable[..., Path], postgres_url: str) -> None:
     name = f"pg-{int(time.time() * 1000)}"
