@@ -98,6 +98,7 @@ class Ledger:
         self._lock = threading.Lock()
         self._writer = StoreWriter()
         self.reads = ReadMemo(study._storage)
+        self._metric_names = set(study.user_attrs.get(attrs.METRIC_NAMES) or ())
         self._fail_orphans()
         self.already_done = self._finished_in_study()
         self.to_start = max(0, total_trials - self.already_done)
@@ -181,6 +182,12 @@ class Ledger:
         if raw is not None and self.metric not in metrics:
             metrics[self.metric] = repr(raw)  # type: ignore[assignment]
         trial = entry.trial
+        names = None
+        if not self._metric_names.issuperset(metrics):
+            seen = {k for k, v in metrics.items() if isinstance(v, float) and math.isfinite(v)}
+            if not self._metric_names.issuperset(seen):
+                self._metric_names |= seen
+                names = sorted(self._metric_names)
         new_worker = None
         if entry.worker is None and result.get("hpo_worker"):
             entry.worker = new_worker = str(result["hpo_worker"])
@@ -193,6 +200,8 @@ class Ledger:
                 entry.best, entry.best_step = value, step
 
         def write() -> None:
+            if names is not None:
+                self.study.set_user_attr(attrs.METRIC_NAMES, names)
             if new_worker is not None:
                 trial.set_user_attr(attrs.WORKER, new_worker)
             trial.set_user_attr(attrs.metrics_key(step), metrics)

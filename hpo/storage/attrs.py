@@ -14,6 +14,8 @@ Study attributes:
     VERSIONS: package versions of the run that created the study.
     SETTINGS: sampler, scheduler and budget settings of the search.
     IDENTITY: the parts the fingerprint hashes, kept to explain a mismatch.
+    METRIC_NAMES: sorted names of every finite numeric metric any trial reported,
+        so a reader can offer the metrics without reading every trial's history.
     TEST: the best trial's config retrained (same seed, up to its best step) and
         scored once on the held-out test split: ``{"trial", "step", "seed",
         "metrics", "seconds"}``. The test split is never seen during the search.
@@ -45,6 +47,7 @@ VERSIONS = "hpo:versions"
 SETTINGS = "hpo:settings"
 IDENTITY = "hpo:identity"
 TEST = "hpo:test"
+METRIC_NAMES = "hpo:metric_names"
 
 STEP = "hpo:step"
 BEST_STEP = "hpo:best_step"

@@ -48,6 +48,23 @@ def test_complete_trial_takes_best_value_and_records_curve(sqlite_url: str) -> N
     assert t.user_attrs[attrs.WORKER] == "h:1"
 
 
+def test_metric_names_kept_on_the_study_across_runs(sqlite_url: str) -> None:
+    ledger = _ledger(sqlite_url, total=2)
+    ledger.start("a")
+    ledger.record("a", _result(1, float("nan")))
+    ledger.record("a", {**_result(2, float("inf")), "eval_loss": 0.3})
+    ledger.finish("a")
+    ledger.flush()
+    # A NaN score is no curve; names only ever grow.
+    assert ledger.study.user_attrs[attrs.METRIC_NAMES] == ["eval_loss", "loss"]
+    again = _ledger(sqlite_url, total=3)  # a resumed run starts from the stored names
+    again.start("b")
+    again.record("b", {"training_iteration": 1, "score": 0.9, "acc": 0.9})
+    again.finish("b")
+    again.flush()
+    assert again.study.user_attrs[attrs.METRIC_NAMES] == ["acc", "eval_loss", "loss", "score"]
+
+
 def test_last_value_mode(sqlite_url: str) -> None:
     ledger = _ledger(sqlite_url, value="last")
     ledger.start("a")
