@@ -209,7 +209,24 @@ _NAMES_LOCK = threading.Lock()
 
 
 def metric_names(snap: StudySnapshot) -> list[str]:
-    """Curves a study offers: ``"objective"`` first, then every metric any trial reported."""
+    """Curves a study offers: ``"objective"`` first, then every metric any trial reported.
+
+    hpo keeps the names as a study attribute; a study without it (or a snapshot that
+    holds the metric histories) is read trial by trial.
+    """
+    stored = snap.meta.user_attrs.get(attrs.METRIC_NAMES)
+    names = {str(n) for n in stored} if isinstance(stored, list) else set()
+    if snap.has_metrics:
+        names |= set(_scanned_names(snap))
+    return [OBJECTIVE, *sorted(names)]
+
+
+def needs_metric_scan(snap: StudySnapshot) -> bool:
+    """Whether :func:`metric_names` needs the trials' metric histories for this study."""
+    return not isinstance(snap.meta.user_attrs.get(attrs.METRIC_NAMES), list)
+
+
+def _scanned_names(snap: StudySnapshot) -> list[str]:
     hit = _NAMES_CACHE.get(id(snap.trials))
     if hit is not None and hit[0] is snap.trials:
         return list(hit[1])
@@ -221,7 +238,7 @@ def metric_names(snap: StudySnapshot) -> list[str]:
             if isinstance(metrics, dict) and key.startswith(prefix) \
                     and not names.issuperset(metrics):
                 names.update(k for k, v in metrics.items() if _finite(v))
-    out = [OBJECTIVE, *sorted(names)]
+    out = sorted(names)
     with _NAMES_LOCK:
         if len(_NAMES_CACHE) >= 8:
             _NAMES_CACHE.pop(next(iter(_NAMES_CACHE)))
@@ -255,7 +272,10 @@ def curves(snap: StudySnapshot, metric: str = OBJECTIVE) -> Curves:
 
     Raises:
         KeyError: the study has no metric of that name.
+        ValueError: a metric other than the objective from a snapshot without histories.
     """
+    if metric != OBJECTIVE and not snap.has_metrics:
+        raise ValueError("curves of a reported metric need a snapshot taken with metrics=True")
     names = metric_names(snap)
     if metric not in names:
         raise KeyError(f"metric {metric!r} not reported in study {snap.meta.name!r}; "

@@ -13,8 +13,10 @@ T0 = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0) - dt.time
 
 
 def add_hpo_study(url: str, name: str, n: int = 24, seed: int = 0, lr_peak: float = 3e-5,
-                  running: int = 1, directions: tuple[str, ...] = ("maximize",)) -> None:
-    """Write an hpo-style study: ASHA stops, metrics per step, workers, a failure, running."""
+                  running: int = 1, directions: tuple[str, ...] = ("maximize",),
+                  metric_names: bool = False) -> None:
+    """Write an hpo-style study: ASHA stops, metrics per step, workers, a failure, running
+    (``metric_names``: with the study attribute of metric names, as hpo writes today)."""
     import optuna
     from optuna.distributions import CategoricalDistribution as Cat
     from optuna.distributions import FloatDistribution as Float
@@ -30,6 +32,9 @@ def add_hpo_study(url: str, name: str, n: int = 24, seed: int = 0, lr_peak: floa
     study.set_user_attr(attrs.DIRECTION, directions[0])
     study.set_user_attr(attrs.MODEL, {"name": f"{name.split('-')[0]}-base"})
     study.set_user_attr(attrs.DATA, {"name": "glue/sst2"})
+    if metric_names:
+        study.set_user_attr(attrs.METRIC_NAMES,
+                            ["accuracy", "eval_loss", "time_total_s", "train_loss"])
     dists = {"learning_rate": Float(1e-6, 1e-2, log=True), "dropout": Float(0.0, 0.5),
              "optimizer": Cat(["adamw", "sgd"])}
     trials = []
@@ -78,7 +83,8 @@ def build_store(path: Path) -> str:
 
     url = f"sqlite:///{path}"
     add_hpo_study(url, "bert-sst2", n=24, seed=1)
-    add_hpo_study(url, "roberta-sst2", n=18, seed=2, lr_peak=1e-4, running=0)
+    add_hpo_study(url, "roberta-sst2", n=18, seed=2, lr_peak=1e-4, running=0,
+                  metric_names=True)
     add_hpo_study(url, "multi-obj", n=12, seed=3, running=0,
                   directions=("maximize", "minimize"))
     optuna.create_study(study_name="empty", storage=url)

@@ -56,7 +56,7 @@ def test_history_best_so_far_is_monotone(store):
 
 
 def test_curves_objective_and_other_metrics(store):
-    snap = store.snapshot("bert-sst2")
+    snap = store.snapshot("bert-sst2", metrics=True)
     assert _extract.metric_names(snap) == ["objective", "accuracy", "eval_loss", "time_total_s",
                                            "train_loss"]
     c = _extract.curves(snap, "eval_loss")
@@ -70,6 +70,17 @@ def test_curves_objective_and_other_metrics(store):
     assert obj.curves[0].values == tuple(v for _, v in sorted(rec_iv(snap, 0)))
     with pytest.raises(KeyError, match="'nope'"):
         _extract.curves(snap, "nope")
+
+
+def test_metric_names_from_the_study_attribute_without_histories(store):
+    snap = store.snapshot("roberta-sst2")
+    assert not snap.has_metrics and not _extract.needs_metric_scan(snap)
+    assert _extract.metric_names(snap) == ["objective", "accuracy", "eval_loss", "time_total_s",
+                                           "train_loss"]
+    assert _extract.curves(snap).curves  # the objective's curves need no histories
+    with pytest.raises(ValueError, match="metrics=True"):
+        _extract.curves(snap, "eval_loss")
+    assert _extract.needs_metric_scan(store.snapshot("bert-sst2"))  # written without the names
 
 
 def rec_iv(snap, number):

@@ -30,8 +30,9 @@ def test_history_by_number_and_time(snap):
         assert out["data"][1]["name"] == "best so far"
 
 
-def test_curves_mark_pruned_and_failed(snap):
-    out = _check(_figures.curves_figure(_extract.curves(snap, "train_loss")), 3)
+def test_curves_mark_pruned_and_failed(store):
+    out = _check(_figures.curves_figure(_extract.curves(
+        store.snapshot("bert-sst2", metrics=True), "train_loss")), 3)
     names = [t["name"] for t in out["data"]]
     assert "pruned (14)" in names and "stopped" in names and "failed" in names
     marks = next(t for t in out["data"] if t["name"] == "stopped")

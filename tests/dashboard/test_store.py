@@ -37,7 +37,7 @@ def test_missing_study(store):
 
 def test_snapshot_matches_optuna(store, store_url):
     optuna = _optuna()
-    ours = {r.number: r for r in store.snapshot("bert-sst2").trials}
+    ours = {r.number: r for r in store.snapshot("bert-sst2", metrics=True).trials}
     theirs = optuna.load_study(study_name="bert-sst2", storage=store_url).trials
     assert len(ours) == len(theirs)
     for t in theirs:
@@ -45,6 +45,28 @@ def test_snapshot_matches_optuna(store, store_url):
         assert r.state == t.state.name and r.params == t.params
         assert r.intermediate == t.intermediate_values and r.user_attrs == t.user_attrs
         assert (list(r.values) if r.values else None) == t.values
+
+
+def test_metric_histories_are_read_only_when_asked_for_then_kept(tmp_path):
+    optuna = _optuna()
+    url = f"sqlite:///{tmp_path}/lazy.db"
+    study = optuna.create_study(study_name="s", storage=url, direction="maximize")
+    first = study.ask()
+    study._storage.set_trial_user_attr(first._trial_id, attrs.metrics_key(1), {"acc": 0.5})
+    study._storage.set_trial_user_attr(first._trial_id, attrs.WORKER, "h:1")
+    st = Store(url)
+    lean = st.snapshot("s")
+    assert not lean.has_metrics and lean.trials[0].user_attrs == {attrs.WORKER: "h:1"}
+    full = st.snapshot("s", metrics=True)
+    assert full.has_metrics and full.revision == lean.revision
+    assert full.trials[0].user_attrs == {attrs.WORKER: "h:1", attrs.metrics_key(1): {"acc": 0.5}}
+    assert lean.trials[0].user_attrs == {attrs.WORKER: "h:1"}  # handed-out snapshots unchanged
+    second = study.ask()  # written after the histories were loaded: read with them
+    study._storage.set_trial_user_attr(second._trial_id, attrs.metrics_key(1), {"acc": 0.6})
+    later = st.snapshot("s")
+    assert later.has_metrics and later.revision > full.revision
+    assert later.trials[1].user_attrs == {attrs.metrics_key(1): {"acc": 0.6}}
+    st.close()
 
 
 def test_refresh_reads_only_changes_and_bumps_revision(tmp_path):
@@ -133,7 +155,11 @@ def test_postgres_store_reads_the_same(tmp_path):
         snap = st.snapshot(name)
         theirs = optuna.load_study(study_name=name, storage=PG).trials
         assert [r.number for r in snap.trials] == [t.number for t in theirs]
-        assert [r.user_attrs for r in snap.trials] == [t.user_attrs for t in theirs]
+        assert [r.user_attrs for r in snap.trials] == [
+            {k: v for k, v in t.user_attrs.items() if not k.startswith(attrs.METRICS_PREFIX)}
+            for t in theirs]
+        full = st.snapshot(name, metrics=True)
+        assert [r.user_attrs for r in full.trials] == [t.user_attrs for t in theirs]
         assert _extract.summarize(snap).counts["RUNNING"] == 1
         st.close()
     finally:
