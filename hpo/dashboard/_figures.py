@@ -380,6 +380,21 @@ def _step_envelope(ts: tuple[float, ...], ns: tuple[int, ...], buckets: int = 80
     return out_t, out_n
 
 
+def _bars_path(bars: list[Any], lane_ix: dict[str, int]) -> str:
+    """One SVG path of horizontal segments, one per bar, in data coordinates.
+
+    On a date axis plotly reads path coordinates as dates, written with ``_`` for the
+    space (UTC, millisecond precision).
+    """
+    import datetime as dt
+
+    def stamp(t: float) -> str:
+        return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%d_%H:%M:%S.%f")[:-3]
+
+    return "".join(f"M{stamp(b.start)},{lane_ix[b.lane]}L{stamp(b.end)},{lane_ix[b.lane]}"
+                   for b in bars)
+
+
 def timeline_figure(t: Timeline) -> go.Figure:
     """Trials as bars per worker lane, coloured by state, over the number running."""
     title = "Timeline of trials per " + ("host lane (workers packed)" if t.packed else "worker")
@@ -389,23 +404,30 @@ def timeline_figure(t: Timeline) -> go.Figure:
     rows = len(t.lanes)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.78, 0.22],
                         vertical_spacing=0.04)
-    # Thick lines read as bars; Scattergl keeps 10,000 of them fast.
+    # Thick lines read as bars: one line trace per state, bars separated by NaN gaps;
+    # past MAX_LINES bars of one state, one path shape (as for learning curves).
     width = max(2.0, min(14.0, 260.0 / max(rows, 1)))
     for state, color in STATE_COLORS.items():
         group = [b for b in t.bars if b.state == state]
         if not group:
             continue
         n = len(group)
-        x = np.full(3 * n, _NAN)  # epoch ms need float64
-        y, num = np.full(3 * n, _NAN, dtype=np.float32), np.full(3 * n, _NAN, dtype=np.float32)
-        x[0::3], x[1::3] = _ms([b.start for b in group]), _ms([b.end for b in group])
-        y[0::3] = y[1::3] = [lane_ix[b.lane] for b in group]
-        num[0::3] = num[1::3] = [b.number for b in group]
-        fig.add_trace(go.Scatter(x=x, y=y, customdata=num, mode="lines",
-                                   line={"color": color, "width": width},
-                                   name=f"{state.lower()} ({n})", legendgroup=state,
-                                   hovertemplate="trial %{customdata}<extra></extra>"),
-                      row=1, col=1)
+        if n > MAX_LINES:
+            fig.add_shape(type="path", path=_bars_path(group, lane_ix), xref="x", yref="y",
+                          line={"color": color, "width": width}, layer="above",
+                          name=f"{state.lower()} ({n})", showlegend=True, legendgroup=state)
+        else:
+            x = np.full(3 * n, _NAN)  # epoch ms need float64
+            y = np.full(3 * n, _NAN, dtype=np.float32)
+            num = np.full(3 * n, _NAN, dtype=np.float32)
+            x[0::3], x[1::3] = _ms([b.start for b in group]), _ms([b.end for b in group])
+            y[0::3] = y[1::3] = [lane_ix[b.lane] for b in group]
+            num[0::3] = num[1::3] = [b.number for b in group]
+            fig.add_trace(go.Scatter(x=x, y=y, customdata=num, mode="lines",
+                                     line={"color": color, "width": width},
+                                     name=f"{state.lower()} ({n})", legendgroup=state,
+                                     hovertemplate="trial %{customdata}<extra></extra>"),
+                          row=1, col=1)
         # Colour already says "pruned"; per-trial marks only while they stay legible.
         if state == "FAIL" or (state == "PRUNED" and n <= MAX_MARKS):
             fig.add_trace(go.Scatter(

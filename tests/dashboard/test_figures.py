@@ -99,6 +99,23 @@ def test_timeline(snap):
     assert out["layout"]["yaxis"]["ticktext"][0] == "node0:100"
 
 
+def test_timeline_bundles_many_bars_into_one_path(snap, monkeypatch):
+    import datetime as dt
+
+    monkeypatch.setattr(_figures, "MAX_LINES", 3)
+    t = _timeline.timeline(snap, NOW)
+    out = _check(_figures.timeline_figure(t), 1)
+    pruned = [b for b in t.bars if b.state == "PRUNED"]
+    bundle = {s["name"]: s for s in out["layout"]["shapes"]}[f"pruned ({len(pruned)})"]
+    assert bundle["type"] == "path" and bundle["path"].count("M") == len(pruned)
+    first = pruned[0]
+    start = dt.datetime.fromtimestamp(first.start, dt.timezone.utc)
+    lane = list(t.lanes).index(first.lane)
+    assert bundle["path"].startswith(f"M{start:%Y-%m-%d_%H:%M:%S}.{start.microsecond // 1000:03d},"
+                                     f"{lane}L")
+    assert f"pruned ({len(pruned)})" not in [tr.get("name") for tr in out["data"]]
+
+
 def test_importance_single_and_side_by_side(store, snap):
     imps = [_analysis.importance(snap), _analysis.importance(store.snapshot("roberta-sst2"))]
     _check(_figures.importance_figure(imps[:1]))
