@@ -74,8 +74,6 @@ def ensure_ray(address: str | None = None, num_cpus: float | None = None,
     return True
 
 
-
-
 def _tune_actor_env() -> dict[str, str]:
     """Move the variables Ray Tune gives every trial actor into the workers' environment.
 
@@ -122,6 +120,7 @@ def _environ(env: dict[str, str]) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
 
 def stop_ray() -> None:
     """Shut down the Ray instance this process started, without Ray's idle waits.
