@@ -152,7 +152,17 @@ def _curve_bundle(fig: go.Figure, group: list[Any], state: str, dim: bool) -> No
     fig.add_shape(type="path", path="".join(parts), xref="x", yref="y", layer="above",
                   line={"color": STATE_COLORS[state], "width": 1.2},
                   opacity=0.25 if dim else 0.7, name=f"{state.lower()} ({len(group)})",
-                  showlegend=True, legendgroup=state)
+                  showlegend=False, legendgroup=state)
+    _legend_entry(fig, f"{state.lower()} ({len(group)})", state, 1.2, 0.7)
+
+
+def _legend_entry(fig: go.Figure, name: str, state: str, width: float, opacity: float,
+                  **where: int) -> None:
+    """A legend line for a path shape: an empty trace of the shape's group (clicking it
+    hides the shape too); a shape's own legend icon is an unreadable outline."""
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=name, legendgroup=state,
+                             line={"color": STATE_COLORS[state], "width": width},
+                             opacity=opacity, hoverinfo="skip"), **where)
 
 
 def _end_marks(fig: go.Figure, group: list[Any], state: str) -> None:
@@ -413,9 +423,12 @@ def timeline_figure(t: Timeline) -> go.Figure:
             continue
         n = len(group)
         if n > MAX_LINES:
+            # Above the grid, below the traces: failure marks and running bars stay on top.
             fig.add_shape(type="path", path=_bars_path(group, lane_ix), xref="x", yref="y",
-                          line={"color": color, "width": width}, layer="above",
-                          name=f"{state.lower()} ({n})", showlegend=True, legendgroup=state)
+                          line={"color": color, "width": width}, layer="between",
+                          name=f"{state.lower()} ({n})", showlegend=False, legendgroup=state)
+            _legend_entry(fig, f"{state.lower()} ({n})", state, min(width, 8.0), 1.0,
+                          row=1, col=1)
         else:
             x = np.full(3 * n, _NAN)  # epoch ms need float64
             y = np.full(3 * n, _NAN, dtype=np.float32)

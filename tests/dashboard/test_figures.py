@@ -56,12 +56,13 @@ def test_curves_bundle_many_lines_into_one_path(snap, monkeypatch):
     shapes = {s["name"]: s for s in out["layout"]["shapes"]}
     pruned = [cv for cv in c.curves if cv.state == "PRUNED"]
     bundle = shapes[f"pruned ({len(pruned)})"]
-    assert bundle["type"] == "path" and bundle["showlegend"] and bundle["legendgroup"] == "PRUNED"
+    assert bundle["type"] == "path" and bundle["legendgroup"] == "PRUNED"
     assert bundle["path"].count("M") == len(pruned)
     first = pruned[0]
     assert bundle["path"].startswith(f"M{first.steps[0]:g},{first.values[0]:.5g}L")
-    names = [t["name"] for t in out["data"]]
-    assert f"pruned ({len(pruned)})" not in names and "stopped" in names  # end marks stay
+    legend = next(t for t in out["data"] if t["name"] == f"pruned ({len(pruned)})")
+    assert legend["legendgroup"] == "PRUNED" and legend["x"] == [None]  # the shape's entry
+    assert "stopped" in [t["name"] for t in out["data"]]  # end marks stay
 
 
 def test_curves_keep_traces_below_the_limit(snap):
@@ -113,7 +114,8 @@ def test_timeline_bundles_many_bars_into_one_path(snap, monkeypatch):
     lane = list(t.lanes).index(first.lane)
     assert bundle["path"].startswith(f"M{start:%Y-%m-%d_%H:%M:%S}.{start.microsecond // 1000:03d},"
                                      f"{lane}L")
-    assert f"pruned ({len(pruned)})" not in [tr.get("name") for tr in out["data"]]
+    legend = next(tr for tr in out["data"] if tr.get("name") == f"pruned ({len(pruned)})")
+    assert legend["x"] == [None] and legend["legendgroup"] == bundle["legendgroup"] == "PRUNED"
 
 
 def test_importance_single_and_side_by_side(store, snap):
