@@ -40,7 +40,8 @@ def _studies(args: argparse.Namespace) -> int:
         return 0
     print(table(
         ["study", "state", "trials (complete/pruned/failed/running)", "best", "metric"],
-        [[r.name, r.state, f"{r.complete}/{r.pruned}/{r.failed}/{r.running}", r.best,
+        [[r.name, r.state, f"{r.complete}/{r.pruned}/{r.failed}/{r.running}"
+          + (f" (+{r.waiting} waiting)" if r.waiting else ""), r.best,
           f"{r.direction} {r.metric or '?'}"] for r in rows],
     ))
     return 0

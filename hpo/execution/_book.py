@@ -17,6 +17,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -103,6 +104,10 @@ class Ledger:
         self.already_done = self._finished_in_study()
         self.to_start = max(0, total_trials - self.already_done)
         self.started = 0
+        # The next trial's config is sampled while the current ones run (see _prepare).
+        self._ask_lock = threading.Lock()
+        self._asker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hpo-ask")
+        self._next: Future[tuple[optuna.Trial, dict[str, Any]]] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         # Ray Tune pickles its search algorithm and scheduler (which hold the ledger)
@@ -142,15 +147,16 @@ class Ledger:
     # -- events ---------------------------------------------------------------------------
 
     def start(self, ray_id: str) -> dict[str, Any] | None:
-        """Ask the sampler for the next config, or None when the budget is used."""
+        """The next config (sampled ahead when possible), or None when the budget is used."""
         with self._lock:
             if self.started >= self.to_start or self.deadline_passed():
                 return None
             self.started += 1
-            trial = self.study.ask()
-            config = self.sample(trial)
+            trial, config = self._take_prepared() or self._ask()
             self.entries[ray_id] = Entry(trial=trial, started=time.time())
             self.counts.running += 1
+            if self.started < self.to_start:
+                self._next = self._asker.submit(self._prepare)
         full = dict(config)  # fixed values whose conditions hold are already in it
         full[CONTEXT_KEY] = {
             "number": trial.number,
@@ -161,6 +167,50 @@ class Ledger:
             "data": self.spec.data,
         }
         return full
+
+    # -- sampling ahead ---------------------------------------------------------------------
+    #
+    # Sampling a config (a TPE ask reads the study and models it: 15-30 ms) used to sit
+    # between one trial's end and the next one's start. Instead, right after a trial
+    # starts, the next config is sampled on a background thread into a WAITING trial,
+    # Optuna's state for "created, not started". Starting it sets it RUNNING, which is
+    # when Optuna stamps its start time, so durations stay true. The sampler sees the
+    # study as of that moment, as it would see it with one more trial running. A
+    # prepared trial the search never starts (the time budget ran out) stays WAITING:
+    # Optuna's next ask on the study, e.g. a resumed ``hpo run``, starts it.
+
+    def _ask(self) -> tuple[optuna.Trial, dict[str, Any]]:
+        with self._ask_lock:
+            trial = self.study.ask()
+            return trial, self.sample(trial)
+
+    def _prepare(self) -> tuple[optuna.Trial, dict[str, Any]]:
+        import optuna
+        from optuna.trial import TrialState, create_trial
+
+        with self._ask_lock:
+            # Optuna keeps a per-thread copy of the study's trials that only ask() clears.
+            local = getattr(self.study, "_thread_local", None)
+            if local is not None and hasattr(local, "cached_all_trials"):
+                local.cached_all_trials = None
+            storage = self.study._storage
+            trial_id = storage.create_new_trial(
+                self.study._study_id, template_trial=create_trial(state=TrialState.WAITING))
+            trial = optuna.Trial(self.study, trial_id)
+            return trial, self.sample(trial)
+
+    def _take_prepared(self) -> tuple[optuna.Trial, dict[str, Any]] | None:
+        """The prepared trial, now RUNNING; None if there is none or another process
+        started it first."""
+        from optuna.trial import TrialState
+
+        future, self._next = self._next, None
+        if future is None:
+            return None
+        trial, config = future.result()  # waits if still sampling; re-raises its error
+        if not self.study._storage.set_trial_state_values(trial._trial_id, TrialState.RUNNING):
+            return None
+        return trial, config
 
     def deadline_passed(self) -> bool:
         return self.deadline is not None and time.time() >= self.deadline
@@ -256,11 +306,16 @@ class Ledger:
         self.flush()
 
     def flush(self) -> None:
-        """Wait until every recorded fact is in the store (re-raises a failed write)."""
+        """Wait until every recorded fact is in the store (re-raises a failed write) and
+        the trial being sampled ahead, if any, is created."""
+        future = self._next
+        if future is not None:
+            wait([future])
         self._writer.flush()
 
     def close(self) -> None:
-        """Flush, then stop the writer thread."""
+        """Finish sampling ahead, flush, then stop the writer thread."""
+        self._asker.shutdown(wait=True)
         self._writer.close()
 
     # -- writing the end state ------------------------------------------------------------

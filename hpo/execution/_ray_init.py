@@ -18,6 +18,9 @@ QUIET_ENV = {
     "RAY_DEDUP_LOGS": "0",
     "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "1000000",
     "RAY_TRAIN_V2_ENABLED": "0",
+    # Tune's own experiment snapshots (every ~10 s, ~50 ms of the driver loop each) serve
+    # Tune's restore, which hpo does not use: the Optuna study is the search's state.
+    "TUNE_GLOBAL_CHECKPOINT_S": "3600",
     # The driver reads the data once to describe it; no progress bars for that.
     "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",

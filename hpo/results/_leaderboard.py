@@ -85,6 +85,7 @@ class StudySummary:
     best: float | None
     metric: str | None
     direction: str
+    waiting: int = 0  # sampled, not started: the next run on the study starts them first
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -104,14 +105,14 @@ def summarize(storage: optuna.storages.BaseStorage) -> list[StudySummary]:
             best: float | None = study.best_value
         except ValueError:
             best = None
-        running = counts.get("RUNNING", 0) + counts.get("WAITING", 0)
+        running = counts.get("RUNNING", 0)
         total = sum(counts.values())
         state = "running" if running else ("empty" if total == 0 else "finished")
         out.append(StudySummary(
             name=s.study_name, state=state, complete=counts.get("COMPLETE", 0),
             pruned=counts.get("PRUNED", 0), failed=counts.get("FAIL", 0), running=running,
             best=best, metric=study.user_attrs.get(attrs.METRIC),
-            direction=study.direction.name.lower(),
+            direction=study.direction.name.lower(), waiting=counts.get("WAITING", 0),
         ))
     return out
 

@@ -111,7 +111,8 @@ def test_error_stores_traceback_and_trial_without_metric_fails(sqlite_url: str) 
     ledger.error("a", "Traceback...\nRuntimeError: boom")
     ledger.finish("b")
     ledger.flush()
-    a, b = ledger.study.trials
+    a, b, prepared = ledger.study.trials  # the third: sampled ahead for the next start
+    assert prepared.state == TrialState.WAITING
     assert a.state == TrialState.FAIL and a.user_attrs[attrs.FAIL_REASON].endswith("boom")
     assert b.state == TrialState.FAIL and "without reporting" in b.user_attrs[attrs.FAIL_REASON]
 
@@ -153,6 +154,51 @@ def test_resume_counts_finished_and_fails_orphans(sqlite_url: str) -> None:
     orphan = again.study.trials[1]
     assert orphan.state == TrialState.FAIL and "orphaned" in orphan.user_attrs[attrs.FAIL_REASON]
     assert again.already_done == 1 and again.to_start == 2
+
+
+def test_next_config_is_sampled_ahead_and_stamped_when_it_starts(sqlite_url: str) -> None:
+    ledger = _ledger(sqlite_url, total=3)
+    first = ledger.start("a")
+    ledger.flush()
+    waiting = ledger.study.get_trials(states=(TrialState.WAITING,))
+    assert len(waiting) == 1 and waiting[0].number == 1 and waiting[0].datetime_start is None
+    time.sleep(0.05)
+    before = time.time()
+    second = ledger.start("b")
+    assert second is not None and first is not None
+    assert second["x"] == waiting[0].params["x"] and second["x"] != first["x"]
+    started = ledger.study.trials[1]
+    assert started.state == TrialState.RUNNING
+    # Optuna stores naive local datetimes; its start is when it started, not when sampled.
+    assert started.datetime_start.timestamp() >= before - 0.01
+    ledger.flush()
+    assert len(ledger.study.trials) == 3  # one more prepared for the last start
+    ledger.start("c")
+    ledger.flush()
+    assert len(ledger.study.trials) == 3  # the budget is used: nothing sampled ahead
+    assert ledger.start("d") is None
+
+
+def test_a_trial_sampled_ahead_but_never_started_waits_for_the_next_run(
+        sqlite_url: str) -> None:
+    ledger = _ledger(sqlite_url, total=2)
+    ledger.start("a")
+    ledger.record("a", _result(1, 0.5))
+    ledger.finish("a")
+    ledger.close_all("budget", "time budget reached")  # the search ends here
+    ledger.close()
+    left = ledger.study.get_trials(states=(TrialState.WAITING,))
+    assert len(left) == 1
+    from hpo.results import summarize
+    from hpo.storage import open_storage
+
+    (summary,) = summarize(open_storage(sqlite_url))
+    assert summary.state == "finished" and summary.running == 0 and summary.waiting == 1
+    again = _ledger(sqlite_url, total=2)
+    assert again.already_done == 1 and again.to_start == 1
+    config = again.start("b")
+    assert config is not None and config["x"] == left[0].params["x"]
+    assert again.study.trials[1].state == TrialState.RUNNING
 
 
 def test_ledger_pickles_to_nothing(sqlite_url: str) -> None:
