@@ -23,13 +23,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from hpo.storage import attrs
+
 FINISHED = frozenset({"COMPLETE", "PRUNED", "FAIL"})
 # A finished trial is re-read until it has looked finished for this long: hpo
 # may write the stop explanation just after Optuna's state change, and a
 # reader that is not inside one snapshot can see a half-written trial.
 SETTLE_S = 10.0
 _CHUNK = 500  # ids per IN (...) clause; SQLite caps bound variables.
-_METRICS_LIKE = "hpo:metrics:%"  # hpo.storage.attrs.METRICS_PREFIX (no LIKE wildcards in it)
+_METRICS_LIKE = attrs.METRICS_PREFIX + "%"  # the prefix holds no LIKE wildcards
 
 
 class StoreError(RuntimeError):
@@ -231,15 +233,14 @@ class Store:
         """Read the metric histories of every cached trial; later refreshes keep them."""
         from dataclasses import replace
 
-        fresh = {tid: replace(rec, user_attrs={}) for tid, rec in cache.trials.items()}
-        a = self._t["attrs"]
-        for tid, key, value in self._attr_rows(conn, a, fresh, True, cache.study_id,
-                                               a.c.key.like(_METRICS_LIKE)):
-            fresh[tid].user_attrs[key] = value
+        found: dict[int, dict[str, Any]] = {}
+        for tid, key, value in self._attr_rows(conn, cache.trials, True, cache.study_id,
+                                               metrics=True):
+            found.setdefault(tid, {})[key] = value
         # New records, so snapshots already handed out never change under their readers.
-        for tid, rec in fresh.items():
-            cache.trials[tid] = replace(rec, user_attrs={**cache.trials[tid].user_attrs,
-                                                         **rec.user_attrs})
+        for tid, extra in found.items():
+            rec = cache.trials[tid]
+            cache.trials[tid] = replace(rec, user_attrs={**rec.user_attrs, **extra})
         cache.with_metrics = True
 
     def _refresh(self, conn: Any, cache: _StudyCache) -> bool:
@@ -318,9 +319,13 @@ class Store:
 
         return rows
 
-    def _attr_rows(self, conn: Any, a: Any, todo: dict[int, Any], whole_study: bool,
-                   study_id: int, where: Any) -> list[tuple[int, str, Any]]:
-        """(trial_id, key, decoded value) of the user attrs of the trials in ``todo``."""
+    def _attr_rows(self, conn: Any, todo: dict[int, Any], whole_study: bool, study_id: int,
+                   metrics: bool | None) -> list[tuple[int, str, Any]]:
+        """(trial_id, key, decoded value) of the user attrs of the trials in ``todo``:
+        only the metric histories (``metrics=True``), all but them (False), or all (None)."""
+        a = self._t["attrs"]
+        where = None if metrics is None else (
+            a.c.key.like(_METRICS_LIKE) if metrics else a.c.key.not_like(_METRICS_LIKE))
         rows = self._rows_reader(conn, todo, whole_study, study_id)
         got = [(tid, key, value) for tid, key, value in rows(a, a.c.key, a.c.value_json,
                                                              where=where) if tid in todo]
@@ -364,10 +369,8 @@ class Store:
                                             iv.c.intermediate_value_type):
             if tid in todo:
                 todo[tid].intermediate[step] = _SPECIAL.get(_name(vtype), value)
-        a = t["attrs"]
-        for tid, key, value in self._attr_rows(
-                conn, a, todo, whole_study, study_id,
-                None if with_metrics else a.c.key.not_like(_METRICS_LIKE)):
+        for tid, key, value in self._attr_rows(conn, todo, whole_study, study_id,
+                                               metrics=None if with_metrics else False):
             todo[tid].user_attrs[key] = value
 
 

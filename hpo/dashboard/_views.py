@@ -127,10 +127,11 @@ class Views:
 
     def study(self, name: str, panels: list[str], opts: dict[str, str]) -> str:
         """JSON of the study page: summary, trial table and the requested panels' figures."""
-        snap = self.store.snapshot(name)
         metric = opts.get("metric") or _extract.OBJECTIVE
-        if ("curves" in panels and metric != _extract.OBJECTIVE) \
-                or _extract.needs_metric_scan(snap):
+        snap = self.store.snapshot(name, metrics="curves" in panels
+                                   and metric != _extract.OBJECTIVE)
+        if _extract.needs_metric_scan(snap) and not snap.has_metrics:
+            # Written without the names attribute: the names come from the histories.
             snap = self.store.snapshot(name, metrics=True)
         data = _extract.param_data(snap)
         head = {
