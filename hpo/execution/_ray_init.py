@@ -70,11 +70,14 @@ def ensure_ray(address: str | None = None, num_cpus: float | None = None,
         if num_cpus is not None:
             kwargs["num_cpus"] = num_cpus
         kwargs["_system_config"] = dict(START_CONFIG)
-        env.update(_tune_actor_env())
+        env.update(TUNE_ACTOR_ENV)
+    _WORKER_ENV.clear()
     with warnings.catch_warnings(), _environ({} if address else env), \
             _quick_node_wait(enabled=not address):
         warnings.simplefilter("ignore")
         ray.init(**kwargs)
+        if not address:  # workers inherit the environment the instance started with
+            _WORKER_ENV.update(os.environ)
     for name in ("ray", "ray.tune", "ray.train", "ray.air"):
         logging.getLogger(name).setLevel(logging.WARNING)
     return True
@@ -133,31 +136,53 @@ def _quick_node_wait(enabled: bool = True) -> Iterator[None]:
         services.get_node = original
 
 
-def _tune_actor_env() -> dict[str, str]:
-    """Move the variables Ray Tune gives every trial actor into the workers' environment.
+# The variables Ray Tune gives every trial actor through a ``runtime_env``
+# (``ray.tune.execution.class_cache.DEFAULT_ENV_VARS``), known here so that Ray can
+# start without importing Ray Tune first (0.6 s, on the start-up's critical path).
+TUNE_ACTOR_ENV = {"PL_DISABLE_FORK": "1"}
+
+# The environment the workers of the Ray instance started here inherited (empty
+# when this process joined a running instance).
+_WORKER_ENV: dict[str, str] = {}
+
+
+@contextlib.contextmanager
+def tune_actors_on_started_workers() -> Iterator[None]:
+    """While Ray Tune runs, it gives trial actors no ``runtime_env`` the workers have.
 
     Ray Tune creates trial actors with a ``runtime_env`` of a few fixed variables
-    (``PL_DISABLE_FORK=1``). A worker started with the instance has no runtime
-    environment, so it never matches such an actor: every first trial then waits for a
-    fresh worker process (about 1 s more here, and Ray's started workers sit idle).
-    With those variables (and those Tune copies from this process's environment, such
-    as ``RAY_TRAIN_V2_ENABLED``) already in every worker's environment, Tune's copy is
-    empty and the trials get the started workers.
+    (``PL_DISABLE_FORK=1``) and of those it copies from this process's environment
+    (such as ``RAY_TRAIN_V2_ENABLED``). A worker started with the instance has no
+    runtime environment, so it never matches such an actor: every first trial then
+    waits for a fresh worker process (about 1 s more here, and Ray's started workers
+    sit idle). Where the workers of the instance started here inherited exactly those
+    values, Tune's copy is left out within the block and the trials get the started
+    workers; a variable the workers lack keeps Tune's copy (correct, only slower).
+    Tune's tables are restored afterwards; nothing changes for an instance this
+    process did not start.
     """
     try:  # Ray Tune's internal tables; if they move, trials start on fresh workers
         from ray.tune.execution import class_cache
 
-        _MOVED.update(class_cache.DEFAULT_ENV_VARS)
-        class_cache.DEFAULT_ENV_VARS.clear()
-        for key in [k for k in class_cache.ENV_VARS_TO_PROPAGATE if k in os.environ]:
-            _MOVED[key] = os.environ[key]
-            class_cache.ENV_VARS_TO_PROPAGATE.discard(key)
+        defaults: dict[str, str] = class_cache.DEFAULT_ENV_VARS
+        copied: set[str] = class_cache.ENV_VARS_TO_PROPAGATE
+        saved = (dict(defaults), set(copied))
     except (ImportError, AttributeError, TypeError):
-        pass
-    return dict(_MOVED)  # also what an earlier start in this process moved
-
-
-_MOVED: dict[str, str] = {}
+        yield
+        return
+    if _WORKER_ENV:
+        if all(_WORKER_ENV.get(key) == value for key, value in defaults.items()):
+            defaults.clear()
+        for key in [k for k in copied if k in os.environ]:
+            if _WORKER_ENV.get(key) == os.environ[key]:
+                copied.discard(key)
+    try:
+        yield
+    finally:
+        defaults.clear()
+        defaults.update(saved[0])
+        copied.clear()
+        copied.update(saved[1])
 
 
 @contextlib.contextmanager
@@ -198,4 +223,5 @@ def stop_ray() -> None:
             info.process.wait(timeout=5)
     except Exception:  # noqa: BLE001
         pass
+    _WORKER_ENV.clear()
     ray.shutdown()

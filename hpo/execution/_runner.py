@@ -249,6 +249,8 @@ def _fit(spec: SearchSpec, trainable: Any, ledger: Any, scheduler: Any, concurre
     from ray import tune
 
     from hpo.execution._ray_glue import DeadlineStopper, LedgerCallback, LedgerSearcher
+    from hpo.execution._ray_init import tune_actors_on_started_workers
+    from hpo.execution._tune_lookups import memoized_trainable_lookups
     from hpo.trainables._wrap import wrap_for_ray
 
     mode = "max" if ledger.sign > 0 else "min"
@@ -277,7 +279,8 @@ def _fit(spec: SearchSpec, trainable: Any, ledger: Any, scheduler: Any, concurre
     # Ray's result grid warns that the result files hpo switched off are missing.
     analysis_log = logging.getLogger("ray.tune.analysis.experiment_analysis")
     analysis_log.setLevel(logging.ERROR)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), memoized_trainable_lookups(), \
+            tune_actors_on_started_workers():
         warnings.simplefilter("ignore")
         tuner.fit()
 

@@ -5,20 +5,33 @@ from __future__ import annotations
 import pytest
 
 
-def test_tune_actor_variables_move_to_the_worker_environment_on_every_start() -> None:
+def test_tune_leaves_out_actor_variables_the_started_workers_have(ray_cluster: None) -> None:
     pytest.importorskip("ray.tune")
     from ray.tune.execution import class_cache
 
-    from hpo.execution._ray_init import _tune_actor_env
+    from hpo.execution._ray_init import TUNE_ACTOR_ENV, tune_actors_on_started_workers
 
-    first = _tune_actor_env()
-    second = _tune_actor_env()  # a second Ray start in the same process
-    assert first == second
-    assert first.get("PL_DISABLE_FORK") == "1"
-    # Tune now gives trial actors an empty runtime environment ...
-    assert not class_cache.DEFAULT_ENV_VARS
-    # ... and no longer copies a variable hpo has already put in the workers' environment.
-    assert not set(first) & set(class_cache.ENV_VARS_TO_PROPAGATE)
+    # hpo's list of Tune's per-actor variables is Tune's own list.
+    assert class_cache.DEFAULT_ENV_VARS == TUNE_ACTOR_ENV
+    before = (dict(class_cache.DEFAULT_ENV_VARS), set(class_cache.ENV_VARS_TO_PROPAGATE))
+    with tune_actors_on_started_workers():
+        # Tune now gives trial actors an empty runtime environment ...
+        assert not class_cache.DEFAULT_ENV_VARS
+        # ... and copies no variable the workers inherited with the same value.
+        assert "RAY_TRAIN_V2_ENABLED" not in class_cache.ENV_VARS_TO_PROPAGATE
+    assert (class_cache.DEFAULT_ENV_VARS, class_cache.ENV_VARS_TO_PROPAGATE) == before
+
+
+def test_tune_keeps_a_variable_that_changed_since_the_workers_started(
+        ray_cluster: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("ray.tune")
+    from ray.tune.execution import class_cache
+
+    from hpo.execution._ray_init import tune_actors_on_started_workers
+
+    monkeypatch.setenv("RAY_TRAIN_V2_ENABLED", "1")  # workers started with "0"
+    with tune_actors_on_started_workers():
+        assert "RAY_TRAIN_V2_ENABLED" in class_cache.ENV_VARS_TO_PROPAGATE
 
 
 def test_quick_node_wait_finds_a_registered_raylet_and_puts_rays_lookup_back(
