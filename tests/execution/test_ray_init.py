@@ -62,3 +62,21 @@ def test_local_start_retries_socket_connections_quickly_with_the_same_patience()
     tries = START_CONFIG["raylet_client_num_connect_attempts"]
     assert step <= 50
     assert step * tries >= 10_000  # Ray's default: 10 tries, 1 s apart
+
+
+def _imported(names: tuple[str, ...]) -> list[str]:
+    import sys
+
+    return [name for name in names if name in sys.modules]
+
+
+def test_workers_of_the_instance_import_what_trial_actors_need_before_taking_work(
+        ray_cluster: None) -> None:
+    import ray
+
+    from hpo.execution._ray_init import TRIAL_MODULES
+
+    # A runtime environment of its own gives the task a fresh worker process, one
+    # that has run nothing before it.
+    fresh = ray.remote(runtime_env={"env_vars": {"HPO_FRESH_WORKER": "1"}})(_imported)
+    assert ray.get(fresh.remote(TRIAL_MODULES), timeout=120) == list(TRIAL_MODULES)
