@@ -80,3 +80,24 @@ def test_workers_of_the_instance_import_what_trial_actors_need_before_taking_wor
     # that has run nothing before it.
     fresh = ray.remote(runtime_env={"env_vars": {"HPO_FRESH_WORKER": "1"}})(_imported)
     assert ray.get(fresh.remote(TRIAL_MODULES), timeout=120) == list(TRIAL_MODULES)
+
+
+def test_the_instance_started_here_runs_no_monitor_api_server_or_log_monitor(
+        ray_cluster: None) -> None:
+    import ray
+    from ray._private import ray_constants
+    from ray._private.node import Node
+
+    from hpo.execution._ray_init import _lean_head
+
+    node = ray._private.worker._global_node
+    kinds = set(node.all_processes)
+    assert ray_constants.PROCESS_TYPE_RAYLET in kinds
+    assert not kinds & {ray_constants.PROCESS_TYPE_MONITOR, ray_constants.PROCESS_TYPE_DASHBOARD,
+                        ray_constants.PROCESS_TYPE_LOG_MONITOR}
+    before = {name: Node.__dict__[name]
+              for name in ("start_monitor", "start_api_server", "start_log_monitor")}
+    with _lean_head(log_monitor=True):
+        assert Node.__dict__["start_monitor"] is not before["start_monitor"]
+        assert Node.__dict__["start_log_monitor"] is before["start_log_monitor"]
+    assert {name: Node.__dict__[name] for name in before} == before
