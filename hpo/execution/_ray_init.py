@@ -171,8 +171,10 @@ def _quick_node_wait(enabled: bool = True) -> Iterator[None]:
             state._initialize_global_state(client_options(gcs_address))
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
-                if any(node.get("NodeID") == node_id and node.get("Alive")
-                       for node in state.node_table()):
+                nodes = state.node_table()
+                if any(not {"NodeID", "Alive"} <= set(node) for node in nodes):
+                    break  # a table this code does not know: leave it to Ray's loop
+                if any(node["NodeID"] == node_id and node["Alive"] for node in nodes):
                     break
                 time.sleep(0.02)
         return original(gcs_address, node_id)
