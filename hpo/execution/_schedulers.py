@@ -6,6 +6,15 @@ marked failed (Ray's ASHA never stops a NaN trial: ``nan < cutoff`` is false);
 a stop at ``max_t`` counts as finishing, not as pruning; and every real early
 stop is written down with the rung, the trial's score there and the cutoff.
 
+Only Ray's public scheduler API is used: the constructors, ``on_trial_add``,
+``on_trial_result`` and ``on_trial_complete``, and the decisions they return.
+The wrappers keep their own copies of the constructor arguments they need and
+their own record of every score each trial reported at each step (as the
+scheduler saw it, tie-break included); a stop is explained from that record
+with the same arithmetic Ray decides with, not by reading Ray's internal state.
+Every attribute the wrappers add is named ``_hpo_*`` so it cannot collide with
+an attribute of Ray's classes.
+
 ``hyperband`` is asynchronous Hyperband: ASHA with several brackets. Ray's
 synchronous HyperBand pauses trials and resumes them from checkpoints, which
 plain function trainables without checkpoints would restart from scratch.
@@ -29,12 +38,24 @@ TIME_ATTR = "training_iteration"
 
 
 class _Explaining:
-    """Mixin over a Ray scheduler; ``ledger`` and ``hpo_name`` are set after construction."""
+    """Mixin over a Ray scheduler; ``ledger`` and ``hpo_name`` are set after construction.
+
+    ``_hpo_seen`` maps each trial id to the ``(step, value)`` pairs handed to Ray's
+    scheduler, in order: the same results Ray itself records, with the same values.
+    """
 
     ledger: Ledger
     hpo_name: str
-    _metric: str
-    _max_t: float
+    _hpo_metric: str | None = None
+    _hpo_sign: float = 1.0  # +1 maximise, -1 minimise
+    _hpo_max_t: float = math.inf
+    _hpo_seen: dict[str, list[tuple[float, float]]]
+
+    def _hpo_setup(self, metric: str | None, mode: str | None, max_t: float) -> None:
+        self._hpo_metric = metric
+        self._hpo_sign = -1.0 if mode == "min" else 1.0
+        self._hpo_max_t = max_t
+        self._hpo_seen = {}
 
     def on_trial_result(self, controller: Any, trial: Any, result: dict[str, Any]) -> str:
         from ray.tune.schedulers import TrialScheduler
@@ -44,12 +65,12 @@ class _Explaining:
         if reason is not None and metric in result:
             self.ledger.mark_failed(trial.trial_id, f"{reason} at step {result.get(TIME_ATTR)}")
             return TrialScheduler.STOP
-        seen = self._with_tiebreak(result)
-        before = self._before(trial, seen)
+        seen = self._hpo_with_tiebreak(result)
+        self._hpo_note(trial, seen)
         action = super().on_trial_result(controller, trial, seen)  # type: ignore[misc]
         step = result.get(TIME_ATTR) or 0
-        if action == TrialScheduler.STOP and step < self._max_t:
-            info = self._explain(trial, result, before)
+        if action == TrialScheduler.STOP and step < self._hpo_max_t:
+            info = self._hpo_explain(trial, result)
             info.setdefault("by", self.hpo_name)
             self.ledger.mark_stopped(trial.trial_id, info)
         return action
@@ -59,9 +80,22 @@ class _Explaining:
         if entry is not None and entry.fail is not None:
             # A failed trial's last value may be text; keep it out of the rung statistics.
             return
-        super().on_trial_complete(controller, trial, self._with_tiebreak(result))  # type: ignore[misc]
+        seen = self._hpo_with_tiebreak(result)
+        self._hpo_note(trial, seen)
+        super().on_trial_complete(controller, trial, seen)  # type: ignore[misc]
 
-    def _with_tiebreak(self, result: dict[str, Any]) -> dict[str, Any]:
+    def _hpo_note(self, trial: Any, seen: dict[str, Any]) -> None:
+        """Record a result handed to Ray; Ray ignores one without the step or the metric."""
+        metric = self._hpo_metric
+        if metric is None or TIME_ATTR not in seen or metric not in seen:
+            return
+        if bad_value_reason(metric, seen[metric]) is not None:
+            return
+        self._hpo_seen.setdefault(trial.trial_id, []).append(
+            (float(seen[TIME_ATTR]), float(seen[metric]))
+        )
+
+    def _hpo_with_tiebreak(self, result: dict[str, Any]) -> dict[str, Any]:
         """The result as the scheduler sees it: ties on the objective cut by a second metric.
 
         The adjustment is below 1e-6 (the tie-break value is squashed by atan), so it
@@ -77,10 +111,7 @@ class _Explaining:
         nudge = spec.sign * tb_sign * 1e-6 * math.atan(float(other)) / (math.pi / 2)  # type: ignore[arg-type]
         return {**result, spec.metric: float(value) + nudge}  # type: ignore[arg-type]
 
-    def _before(self, trial: Any, result: dict[str, Any]) -> Any:
-        return None
-
-    def _explain(self, trial: Any, result: dict[str, Any], before: Any) -> dict[str, Any]:
+    def _hpo_explain(self, trial: Any, result: dict[str, Any]) -> dict[str, Any]:
         return {"rung": result.get(TIME_ATTR), "score": result.get(self.ledger.metric),
                 "cutoff": None, "reason": "stopped by the scheduler"}
 
@@ -89,42 +120,63 @@ def _asha_class() -> type:
     from ray.tune.schedulers import AsyncHyperBandScheduler
 
     class ExplainedASHA(_Explaining, AsyncHyperBandScheduler):  # type: ignore[misc]
-        def _before(self, trial: Any, result: dict[str, Any]) -> Any:
-            # The cutoff a result is judged against is computed before it is recorded.
-            bracket = self._trial_info.get(trial.trial_id)
-            cur = result.get(TIME_ATTR)
-            if bracket is None or cur is None:
-                return None
-            for milestone, recorded in bracket._rungs:
-                if cur >= milestone and trial.trial_id not in recorded:
-                    cutoff = bracket.cutoff(recorded)
-                    return milestone, cutoff, len(recorded)
-                if cur >= milestone:
-                    return None
-            return None
+        def __init__(self, *, time_attr: str, metric: str, mode: str, max_t: int,
+                     grace_period: int = 1, reduction_factor: float = 4, brackets: int = 1,
+                     stop_last_trials: bool = True) -> None:
+            super().__init__(time_attr=time_attr, metric=metric, mode=mode, max_t=max_t,
+                             grace_period=grace_period, reduction_factor=reduction_factor,
+                             brackets=brackets, stop_last_trials=stop_last_trials)
+            self._hpo_setup(metric, mode, max_t)
+            self._hpo_reduction_factor = reduction_factor
 
-        def _explain(self, trial: Any, result: dict[str, Any], before: Any) -> dict[str, Any]:
+        def _hpo_rung_cutoff(self, trial_id: str, rung: float) -> tuple[float, int] | None:
+            """The cutoff (in the metric's own direction) a trial at ``rung`` is judged by.
+
+            Ray judges a result at a rung against the trials recorded there before it:
+            each with the value of the first result it reported at or past that rung.
+            Ray's training_iteration counts reports one by one, so that is the value at
+            step ``rung``. Ray's cutoff is ``nanpercentile`` of the recorded values,
+            each multiplied by +1 (max) or -1 (min), at ``(1 - 1/reduction_factor) *
+            100``, and a result stops when its signed value is below it.
+
+            With several brackets (hyperband), Ray compares a trial only with the
+            trials of its own bracket; which bracket a trial is in is Ray's internal
+            state, so the explanation is computed over all trials at that rung.
+            """
+            recorded = []
+            for other, rows in self._hpo_seen.items():
+                if other == trial_id:
+                    continue
+                at = next((v for t, v in rows if t >= rung), None)
+                if at is not None:
+                    recorded.append(self._hpo_sign * at)
+            if not recorded:
+                return None
+            signed = float(np.nanpercentile(recorded, (1 - 1 / self._hpo_reduction_factor) * 100))
+            return self._hpo_sign * signed, len(recorded)
+
+        def _hpo_explain(self, trial: Any, result: dict[str, Any]) -> dict[str, Any]:
+            # Ray stops a trial short of max_t only at a rung's milestone, at the result
+            # that first reaches it: the rung is the current step.
             score = result.get(self.ledger.metric)
-            if before is None or before[1] is None:
-                return super()._explain(trial, result, before)
-            milestone: float = before[0]
-            cutoff: float = before[1]
-            peers: int = before[2]
-            op = float(self._metric_op or 1.0)  # +1 maximise, -1 minimise
-            cutoff_user = op * cutoff
-            word = "below" if op > 0 else "above"
-            quantile = round(100 * (1 - 1 / self._reduction_factor))
-            reason = (f"at step {int(milestone)} its {self.ledger.metric} {score:.4g} was "
-                      f"{word} the cutoff {cutoff_user:.4g} (the top {100 - quantile}% "
+            step = result.get(TIME_ATTR)
+            judged = None if step is None else self._hpo_rung_cutoff(trial.trial_id, step)
+            if judged is None:
+                return super()._hpo_explain(trial, result)
+            cutoff, peers = judged
+            milestone = int(step)  # type: ignore[arg-type]
+            word = "below" if self._hpo_sign > 0 else "above"
+            quantile = round(100 * (1 - 1 / self._hpo_reduction_factor))
+            reason = (f"at step {milestone} its {self.ledger.metric} {score:.4g} was "
+                      f"{word} the cutoff {cutoff:.4g} (the top {100 - quantile}% "
                       f"of {peers} earlier trials at that rung)")
             tiebreak = self.ledger.spec.objective.tiebreak
-            if tiebreak and isinstance(score, float) and abs(score - cutoff_user) < 2e-6:
-                reason = (f"at step {int(milestone)} its {self.ledger.metric} {score:.4g} tied "
+            if tiebreak and isinstance(score, float) and abs(score - cutoff) < 2e-6:
+                reason = (f"at step {milestone} its {self.ledger.metric} {score:.4g} tied "
                           f"with the cutoff of the top {100 - quantile}% of {peers} earlier "
                           f"trials and lost the tie-break on {tiebreak} "
                           f"({_fmt(result.get(tiebreak))})")
-            return {"rung": int(milestone), "score": score, "cutoff": cutoff_user,
-                    "reason": reason}
+            return {"rung": milestone, "score": score, "cutoff": cutoff, "reason": reason}
 
     return ExplainedASHA
 
@@ -133,22 +185,41 @@ def _median_class() -> type:
     from ray.tune.schedulers import MedianStoppingRule
 
     class ExplainedMedian(_Explaining, MedianStoppingRule):  # type: ignore[misc]
-        _max_t = float("inf")
+        def __init__(self, *, time_attr: str, metric: str, mode: str,
+                     grace_period: float = 60.0, min_samples_required: int = 3) -> None:
+            # Ray's rule PAUSEs a trial while too few others have reached its step, if
+            # ``step - last_pause > min_time_slice`` (last_pause starts at -inf) and
+            # other trials are waiting. A paused function trainable without a
+            # checkpoint would restart from scratch, so it must keep running instead:
+            # with min_time_slice = inf the comparison is ``inf > inf``, always false,
+            # and Ray answers CONTINUE (without asking the controller for waiting
+            # trials). Any finite value would pause at the first chance. hard_stop
+            # stays True: with False, Ray pauses the trials it stops.
+            super().__init__(time_attr=time_attr, metric=metric, mode=mode,
+                             grace_period=grace_period,
+                             min_samples_required=min_samples_required,
+                             min_time_slice=math.inf,  # type: ignore[arg-type]  # Ray says int
+                             hard_stop=True)
+            self._hpo_setup(metric, mode, math.inf)
+            self._hpo_grace_period = grace_period
 
-        def _on_insufficient_samples(self, controller: Any, trial: Any, time: float) -> str:
-            # Ray's rule PAUSEs a trial while too few others have reached its step; a
-            # paused function trainable without a checkpoint would restart from
-            # scratch, so it keeps running instead.
-            from ray.tune.schedulers import TrialScheduler
-
-            return TrialScheduler.CONTINUE
-
-        def _explain(self, trial: Any, result: dict[str, Any], before: Any) -> dict[str, Any]:
-            now = result[self._time_attr]
-            others = [t for t in self._trials_beyond_time(now) if t is not trial]
-            means = [m for m in (self._running_mean(t, now) for t in others) if np.isfinite(m)]
-            median = float(np.median(means)) if means else None
-            best = float(self._best_result(trial))
+        def _hpo_explain(self, trial: Any, result: dict[str, Any]) -> dict[str, Any]:
+            # Ray's rule: the trial's best value so far is worse than the median of the
+            # running means (over grace_period <= step <= now) of the other trials
+            # whose latest result is at or past now.
+            now = float(result[TIME_ATTR])
+            means = []
+            for other, rows in self._hpo_seen.items():
+                if other == trial.trial_id or not rows or rows[-1][0] < now:
+                    continue
+                window = [v for t, v in rows if self._hpo_grace_period <= t <= now]
+                if window and np.isfinite(mean := float(np.mean(window))):
+                    means.append(mean)
+            own = [v for _, v in self._hpo_seen.get(trial.trial_id, [])]
+            if not means or not own:
+                return super()._hpo_explain(trial, result)
+            median = float(np.median(means))
+            best = max(own) if self._hpo_sign > 0 else min(own)
             return {
                 "rung": int(now),
                 "score": best,
@@ -167,7 +238,9 @@ def _fifo_class() -> type:
     class CheckedFIFO(_Explaining, FIFOScheduler):  # type: ignore[misc]
         """No early stopping; still fails trials whose objective is not a finite number."""
 
-        _max_t = float("inf")
+        def __init__(self) -> None:
+            super().__init__()
+            self._hpo_setup(None, None, math.inf)
 
     return CheckedFIFO
 
