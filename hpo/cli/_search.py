@@ -45,7 +45,7 @@ def _run(args: argparse.Namespace) -> int:
     except SpaceError as exc:
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT
-    from hpo.execution import run_search
+    from hpo.execution import SearchInterrupted, run_search
 
     try:
         result = run_search(
@@ -53,8 +53,15 @@ def _run(args: argparse.Namespace) -> int:
             concurrency=args.concurrency, time_budget=args.time_budget,
             overwrite=args.overwrite, seed=args.seed, progress=not args.quiet,
             ray_address=args.address, keep_ray_output=args.ray_output,
-            score_test=not args.no_test_score,
+            score_test=not args.no_test_score, stale_after=args.stale_after,
         )
+    except SearchInterrupted as exc:
+        print(f"hpo run: {exc}; every trial it started is closed in the store",
+              file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("hpo run: interrupted", file=sys.stderr)
+        return 130
     except StudyMismatch as exc:
         print(f"hpo run: {exc}", file=sys.stderr)
         return EXIT_MISMATCH
@@ -94,6 +101,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace a study of the same name made from a different experiment")
     p.add_argument("--address", help="Ray cluster address to join (default: start Ray here)")
+    p.add_argument("--stale-after", type=float, default=40.0, metavar="SECONDS",
+                   help="heartbeat bound: a trial whose driver is silent this long is failed "
+                        "by any other driver on the study (default 40)")
     p.add_argument("--no-test-score", action="store_true",
                    help="skip retraining the best trial and scoring it on the test split")
     p.add_argument("--quiet", action="store_true", help="no live progress line")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hpo.execution._runner import SearchResult, run_search
+    from hpo.execution._runner import SearchInterrupted, SearchResult, run_search
 
-__all__ = ["SearchResult", "run_search"]
+__all__ = ["SearchInterrupted", "SearchResult", "run_search"]
 
 
 def __getattr__(name: str) -> Any:

@@ -7,21 +7,22 @@ each fact where it happens (the scheduler wrapper records stop decisions and
 bad values, the callback records results and errors) and decides the Optuna
 state itself: COMPLETE, PRUNED at the step reached, or FAIL with a reason.
 :meth:`Ledger.close_all` ends whatever is still open, so no trial is ever left
-RUNNING when a search returns, however it returns.
+RUNNING when a search returns, however it returns; and if the driver itself dies,
+its trials stop beating and the next driver on the study fails them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from hpo.execution._reads import ReadMemo
+from hpo.execution._liveness import DEFAULT_STALE_AFTER_S
 from hpo.execution._writer import StoreWriter
 from hpo.storage import attrs
 from hpo.trainables._wrap import CONTEXT_KEY
@@ -29,16 +30,18 @@ from hpo.trainables._wrap import CONTEXT_KEY
 if TYPE_CHECKING:
     import optuna
 
+    from hpo.execution._study_lock import StudyLock
     from hpo.spaces import SearchSpec
+
+log = logging.getLogger(__name__)
 
 # Keys Ray adds to every result; kept out of the stored metric history.
 _RAY_KEYS = {
     "timestamp", "time_this_iter_s", "pid", "hostname", "node_ip", "config",
     "time_since_restore", "iterations_since_restore", "training_iteration", "done",
     "trial_id", "date", "experiment_tag", "should_checkpoint", "checkpoint_dir_name",
-    "hpo_worker", "experiment_id",
+    "hpo_worker", "hpo_node", "experiment_id",
 }
-ORPHANED = "hpo:orphaned"
 
 
 def bad_value_reason(metric: str, value: object) -> str | None:
@@ -77,7 +80,27 @@ class Counts:
 
 
 class Ledger:
-    """Maps Ray trial ids to Optuna trials and writes every fact to the study."""
+    """Maps Ray trial ids to Optuna trials and writes every fact to the study.
+
+    Several drivers may run one study at once: each claims trials under the study
+    lock (see :mod:`hpo.execution._study_lock`), so the trial budget holds for the
+    study as a whole, and each keeps its own trials alive with heartbeats (see
+    :mod:`hpo.execution._liveness`), failing only other drivers' trials that went
+    quiet.
+
+    Args:
+        study: the opened study (:func:`hpo.storage.open_study`).
+        spec: the search space.
+        sample: the define-by-run function that suggests a trial's parameters.
+        total_trials: the trial budget of the study as a whole, earlier runs included.
+        deadline: wall-clock time after which no trial starts.
+        storage: the study's storage, for failing other drivers' stale trials (None:
+            this driver repairs nothing, as in unit tests of one ledger).
+        lock: the study lock shared with the other drivers (None: a lock within this
+            process, for one driver).
+        driver: this driver's name, stamped on its trials.
+        stale_after: seconds of silence after which a trial's driver counts as dead.
+    """
 
     def __init__(
         self,
@@ -86,6 +109,11 @@ class Ledger:
         sample: Callable[[optuna.Trial], dict[str, Any]],
         total_trials: int,
         deadline: float | None = None,
+        *,
+        storage: optuna.storages.BaseStorage | None = None,
+        lock: StudyLock | None = None,
+        driver: str = "",
+        stale_after: float = DEFAULT_STALE_AFTER_S,
     ) -> None:
         self.study = study
         self.spec = spec
@@ -94,20 +122,25 @@ class Ledger:
         self.value_mode = spec.objective.value
         self.sample = sample
         self.deadline = deadline
+        self.total = total_trials
+        self.storage = storage
+        self.lock = lock if lock is not None else _process_lock()
+        self.driver = driver
+        self.stale_after = stale_after
+        self.study_id = None if storage is None else storage.get_study_id_from_name(
+            study.study_name)
         self.entries: dict[str, Entry] = {}
         self.counts = Counts()
+        self.interrupted: str | None = None
         self._lock = threading.Lock()
         self._writer = StoreWriter()
-        self.reads = ReadMemo(study._storage)
+        self._lost: set[int] = set()
         self._metric_names = set(study.user_attrs.get(attrs.METRIC_NAMES) or ())
-        self._fail_orphans()
-        self.already_done = self._finished_in_study()
-        self.to_start = max(0, total_trials - self.already_done)
+        self.repair_stale()
+        trials = self.study.get_trials(deepcopy=False)
+        self.already_done = sum(1 for t in trials if _counts_as_done(t))
+        self.to_start = max(0, total_trials - sum(1 for t in trials if _uses_budget(t)))
         self.started = 0
-        # The next trial's config is sampled while the current ones run (see _prepare).
-        self._ask_lock = threading.Lock()
-        self._asker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hpo-ask")
-        self._next: Future[tuple[optuna.Trial, dict[str, Any]]] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         # Ray Tune pickles its search algorithm and scheduler (which hold the ledger)
@@ -118,45 +151,56 @@ class Ledger:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
 
-    # -- study state ----------------------------------------------------------------------
+    # -- liveness ---------------------------------------------------------------------------
 
-    def _finished_in_study(self) -> int:
+    def repair_stale(self) -> list[int]:
+        """Fail other drivers' RUNNING trials whose heartbeat stopped; their numbers."""
         from optuna.trial import TrialState
 
-        done = 0
-        for t in self.study.get_trials(deepcopy=False):
-            if t.state in (TrialState.COMPLETE, TrialState.PRUNED):
-                done += 1
-            elif t.state == TrialState.FAIL and not t.user_attrs.get(ORPHANED):
-                done += 1
-        return done
+        from hpo.execution._liveness import fail_stale, find_stale
 
-    def _fail_orphans(self) -> None:
-        """Trials an earlier, abruptly ended run left RUNNING become FAIL (not counted)."""
-        from optuna.trial import TrialState
+        if self.storage is None or self.study_id is None:
+            return []
+        running = self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        mine = {e.trial.number for e in list(self.entries.values()) if not e.closed}
+        stale = find_stale(running, time.time(), mine, self.stale_after)
+        return fail_stale(self.storage, self.study_id, stale) if stale else []
 
-        storage = self.study._storage
-        for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            storage.set_trial_user_attr(t._trial_id, ORPHANED, True)
-            storage.set_trial_user_attr(
-                t._trial_id, attrs.FAIL_REASON,
-                "orphaned: the search process that ran it ended without finishing it",
-            )
-            storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+    def beat(self) -> None:
+        """One heartbeat: stamp every open trial of this driver, then repair stale ones."""
+        now = time.time()
+        for entry in list(self.entries.values()):
+            if not entry.closed:
+                self._submit(entry, _stamp(entry.trial, attrs.HEARTBEAT, now))
+        self.repair_stale()
 
     # -- events ---------------------------------------------------------------------------
 
+    def should_end(self) -> bool:
+        """True once the time budget is spent or the search was interrupted."""
+        return self.interrupted is not None or self.deadline_passed()
+
     def start(self, ray_id: str) -> dict[str, Any] | None:
-        """The next config (sampled ahead when possible), or None when the budget is used."""
+        """The next trial's config, or None when the study's budget is used."""
         with self._lock:
-            if self.started >= self.to_start or self.deadline_passed():
+            if self.should_end():
+                return None
+            trial = self._claim()
+            if trial is None:
                 return None
             self.started += 1
-            trial, config = self._take_prepared() or self._ask()
-            self.entries[ray_id] = Entry(trial=trial, started=time.time())
+            entry = Entry(trial=trial, started=time.time())
+            self.entries[ray_id] = entry
             self.counts.running += 1
-            if self.started < self.to_start:
-                self._next = self._asker.submit(self._prepare)
+        config = self.sample(trial)
+        stamp = {attrs.DRIVER: self.driver, attrs.HEARTBEAT: time.time(),
+                 attrs.STALE_AFTER: self.stale_after}
+
+        def write() -> None:
+            for key, value in stamp.items():
+                trial.set_user_attr(key, value)
+
+        self._submit(entry, write)
         full = dict(config)  # fixed values whose conditions hold are already in it
         full[CONTEXT_KEY] = {
             "number": trial.number,
@@ -168,49 +212,16 @@ class Ledger:
         }
         return full
 
-    # -- sampling ahead ---------------------------------------------------------------------
-    #
-    # Sampling a config (a TPE ask reads the study and models it: 15-30 ms) used to sit
-    # between one trial's end and the next one's start. Instead, right after a trial
-    # starts, the next config is sampled on a background thread into a WAITING trial,
-    # Optuna's state for "created, not started". Starting it sets it RUNNING, which is
-    # when Optuna stamps its start time, so durations stay true. The sampler sees the
-    # study as of that moment, as it would see it with one more trial running. A
-    # prepared trial the search never starts (the time budget ran out) stays WAITING:
-    # Optuna's next ask on the study, e.g. a resumed ``hpo run``, starts it.
+    def _claim(self) -> optuna.Trial | None:
+        """Count what the study has used and ask for one more trial, as one locked step.
 
-    def _ask(self) -> tuple[optuna.Trial, dict[str, Any]]:
-        with self._ask_lock:
-            trial = self.study.ask()
-            return trial, self.sample(trial)
-
-    def _prepare(self) -> tuple[optuna.Trial, dict[str, Any]]:
-        import optuna
-        from optuna.trial import TrialState, create_trial
-
-        with self._ask_lock:
-            # Optuna keeps a per-thread copy of the study's trials that only ask() clears.
-            local = getattr(self.study, "_thread_local", None)
-            if local is not None and hasattr(local, "cached_all_trials"):
-                local.cached_all_trials = None
-            storage = self.study._storage
-            trial_id = storage.create_new_trial(
-                self.study._study_id, template_trial=create_trial(state=TrialState.WAITING))
-            trial = optuna.Trial(self.study, trial_id)
-            return trial, self.sample(trial)
-
-    def _take_prepared(self) -> tuple[optuna.Trial, dict[str, Any]] | None:
-        """The prepared trial, now RUNNING; None if there is none or another process
-        started it first."""
-        from optuna.trial import TrialState
-
-        future, self._next = self._next, None
-        if future is None:
-            return None
-        trial, config = future.result()  # waits if still sampling; re-raises its error
-        if not self.study._storage.set_trial_state_values(trial._trial_id, TrialState.RUNNING):
-            return None
-        return trial, config
+        ``study.ask`` hands out enqueued (WAITING) trials first, with their parameters.
+        """
+        with self.lock.held():
+            trials = self.study.get_trials(deepcopy=False)
+            if sum(1 for t in trials if _uses_budget(t)) >= self.total:
+                return None
+            return self.study.ask()
 
     def deadline_passed(self) -> bool:
         return self.deadline is not None and time.time() >= self.deadline
@@ -238,9 +249,11 @@ class Ledger:
             if not self._metric_names.issuperset(seen):
                 self._metric_names |= seen
                 names = sorted(self._metric_names)
-        new_worker = None
+        placed: dict[str, str] = {}
         if entry.worker is None and result.get("hpo_worker"):
-            entry.worker = new_worker = str(result["hpo_worker"])
+            entry.worker = placed[attrs.WORKER] = str(result["hpo_worker"])
+            if result.get("hpo_node"):
+                placed[attrs.NODE] = str(result["hpo_node"])
         entry.last_step = step
         value = None
         if bad_value_reason(self.metric, raw) is None:
@@ -252,13 +265,13 @@ class Ledger:
         def write() -> None:
             if names is not None:
                 self.study.set_user_attr(attrs.METRIC_NAMES, names)
-            if new_worker is not None:
-                trial.set_user_attr(attrs.WORKER, new_worker)
+            for key, where in placed.items():
+                trial.set_user_attr(key, where)
             trial.set_user_attr(attrs.metrics_key(step), metrics)
             if value is not None:
                 trial.report(value, step)
 
-        self._writer.submit(write)
+        self._submit(entry, write)
 
     def mark_stopped(self, ray_id: str, info: dict[str, Any]) -> None:
         entry = self.entries.get(ray_id)
@@ -306,17 +319,36 @@ class Ledger:
         self.flush()
 
     def flush(self) -> None:
-        """Wait until every recorded fact is in the store (re-raises a failed write) and
-        the trial being sampled ahead, if any, is created."""
-        future = self._next
-        if future is not None:
-            wait([future])
+        """Wait until every recorded fact is in the store (re-raises a failed write)."""
         self._writer.flush()
 
     def close(self) -> None:
-        """Finish sampling ahead, flush, then stop the writer thread."""
-        self._asker.shutdown(wait=True)
+        """Flush, then stop the writer thread."""
         self._writer.close()
+
+    def _submit(self, entry: Entry, write: Callable[[], None]) -> None:
+        """Queue a write to one of this driver's trials.
+
+        If another driver took the trial for dead (this process was suspended longer
+        than the heartbeat bound) and failed it, the store refuses further writes to
+        it; that is said once and the search goes on.
+        """
+        number = entry.trial.number
+
+        def guarded() -> None:
+            from optuna.exceptions import UpdateFinishedTrialError
+
+            if number in self._lost:
+                return
+            try:
+                write()
+            except UpdateFinishedTrialError:
+                self._lost.add(number)
+                log.warning("trial %d was ended by another driver (no heartbeat from this "
+                            "one within %g s); its later results are not stored",
+                            number, self.stale_after)
+
+        self._writer.submit(guarded)
 
     # -- writing the end state ------------------------------------------------------------
 
@@ -344,12 +376,12 @@ class Ledger:
             for key, item in user_attrs.items():
                 trial.set_user_attr(key, item)
             if state_name == "COMPLETE":
-                study.tell(trial, value)
+                study.tell(trial, value, skip_if_finished=True)
             else:
                 state = TrialState.PRUNED if state_name == "PRUNED" else TrialState.FAIL
-                study.tell(trial, state=state)
+                study.tell(trial, state=state, skip_if_finished=True)
 
-        self._writer.submit(write)
+        self._submit(entry, write)
         with self._lock:
             self.counts.running -= 1
             if state_name == "COMPLETE":
@@ -362,6 +394,34 @@ class Ledger:
                 self.counts.best is None or self.sign * value > self.sign * self.counts.best
             ):
                 self.counts.best = value
+
+
+def _process_lock() -> StudyLock:
+    from hpo.execution._study_lock import StudyLock
+
+    return StudyLock("", "")  # no storage kind: a lock within this process
+
+
+def _stamp(trial: optuna.Trial, key: str, value: object) -> Callable[[], None]:
+    return lambda: trial.set_user_attr(key, value)
+
+
+def _uses_budget(t: optuna.trial.FrozenTrial) -> bool:
+    """Whether a trial counts toward the study's budget: it finished (a FAIL whose
+    driver died does not count, so its place is run again) or is running now."""
+    from optuna.trial import TrialState
+
+    if t.state == TrialState.RUNNING:
+        return True
+    return _counts_as_done(t)
+
+
+def _counts_as_done(t: optuna.trial.FrozenTrial) -> bool:
+    from optuna.trial import TrialState
+
+    if t.state in (TrialState.COMPLETE, TrialState.PRUNED):
+        return True
+    return t.state == TrialState.FAIL and not t.user_attrs.get(attrs.ORPHANED)
 
 
 def trial_seed(study_name: str, number: int) -> int:

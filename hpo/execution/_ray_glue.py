@@ -78,7 +78,7 @@ class LedgerCallback(Callback):
 
 
 class DeadlineStopper(Stopper):
-    """Stops the whole experiment once the ledger's wall-clock deadline has passed."""
+    """Stops the whole experiment once the time budget is spent or the search interrupted."""
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
@@ -87,4 +87,4 @@ class DeadlineStopper(Stopper):
         return False
 
     def stop_all(self) -> bool:
-        return self.ledger.deadline_passed()
+        return self.ledger.should_end()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import signal
+import sys
 import tempfile
 import threading
 import time
@@ -12,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hpo.execution._liveness import DEFAULT_STALE_AFTER_S
 from hpo.spaces import SearchSpec, define_by_run
-from hpo.storage import open_study, resolve_url
+from hpo.storage import open_storage, open_study, resolve_url
 from hpo.trainables import resolve_trainable, unknown_settings
 
 log = logging.getLogger(__name__)
@@ -34,6 +38,22 @@ class SearchResult:
     best_params: dict[str, Any] | None
     stopped_by_budget: bool
     test: dict[str, Any] | None = None
+    run_index: int | None = None
+    run_seed: int | None = None
+
+
+class SearchInterrupted(Exception):
+    """SIGINT or SIGTERM ended the search; every trial it ran is closed in the store."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.signal_name = signal.Signals(signum).name
+        super().__init__(f"the search was interrupted by {self.signal_name}")
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's convention: 128 + the signal number (130 for SIGINT, 143 SIGTERM)."""
+        return 128 + self.signum
 
 
 def study_name_for(spec: SearchSpec, name: str | None) -> str:
@@ -54,6 +74,7 @@ def run_search(
     ray_address: str | None = None,
     keep_ray_output: bool = False,
     score_test: bool = True,
+    stale_after: float = DEFAULT_STALE_AFTER_S,
 ) -> SearchResult:
     """Run (or continue) the search ``spec`` describes until its budget is used.
 
@@ -66,16 +87,20 @@ def run_search(
         time_budget: wall-clock seconds for this call; running trials are stopped
             and recorded PRUNED at the step they reached when it is spent.
         overwrite: replace an existing study made from a different experiment.
-        seed: seed of the sampler.
+        seed: the study's base seed; this run samples with a seed derived from it and
+            the run's number on the study, so no two runs propose the same configs.
         progress: draw the live progress line on stderr.
         ray_address: join this Ray cluster instead of starting Ray here.
         keep_ray_output: keep Ray's own result files and show worker logs.
         score_test: when the trainable can (the built-in ones), retrain the best
             trial's config with its seed up to its best step and score it once on
             the held-out test split; stored as the study attribute ``hpo:test``.
+        stale_after: seconds without a heartbeat after which another driver on the
+            study may fail this driver's trials (and this one fails theirs).
 
     Raises:
         StudyMismatch: resuming with a different space, metric or direction.
+        SearchInterrupted: SIGINT or SIGTERM arrived; the trials are closed first.
         ValueError: unknown trainable, sampler or scheduler, or bad options.
         FileNotFoundError: the trainable's model or data is not installed.
     """
@@ -101,7 +126,7 @@ def run_search(
     by_budget = False
     ray_dir = tempfile.mkdtemp(prefix="hpo-ray-")
 
-    def prepare() -> tuple[Any, Any]:
+    def prepare() -> tuple[Any, Any, Any]:
         # Runs while Ray starts (its start-up is mostly waiting on its processes):
         # import Optuna and Ray Tune, check the sampler's and scheduler's options,
         # describe the model and data, and open the study, refusing a changed
@@ -110,58 +135,85 @@ def run_search(
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         from hpo.execution._book import Ledger
+        from hpo.execution._runs import register_run
         from hpo.execution._samplers import make_sampler
         from hpo.execution._schedulers import make_scheduler
+        from hpo.execution._study_lock import StudyLock
 
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Optuna's ExperimentalWarning (multivariate TPE)
-            sampler = make_sampler(spec.sampler, seed)
+            # Options are checked here, before the store is touched; the seeded sampler
+            # that runs is made once this run's number on the study is known.
+            warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+            make_sampler(spec.sampler, seed)
         scheduler = make_scheduler(spec.scheduler, spec, spec.budget.max_steps)
         describe = getattr(trainable, "describe", None)
         details = describe(spec.model, spec.data) if describe is not None else None
+        store = open_storage(url)
+        study = open_study(spec, name, store, overwrite=overwrite, identity_details=details)
+        lock = StudyLock(url, name)
+        base = seed if seed is not None else spec.sampler.options.get("seed")
+        run = register_run(study, lock, None if base is None else int(base))
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Optuna's ExperimentalWarning (multivariate TPE)
-            study = open_study(spec, name, url, sampler, overwrite=overwrite,
-                               identity_details=details)
+            warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+            study.sampler = make_sampler(spec.sampler, run.seed)
         deadline = None if time_budget is None else t0 + _working_time(time_budget)
-        ledger = Ledger(study, spec, define_by_run(spec), trials, deadline)
+        ledger = Ledger(study, spec, define_by_run(spec), trials, deadline, storage=store,
+                        lock=lock, driver=run.driver, stale_after=stale_after)
         scheduler.ledger = ledger  # type: ignore[attr-defined]
-        return scheduler, ledger
+        return scheduler, ledger, run
 
-    try:
-        preparing = _Background(prepare)
+    run = None
+    heartbeat = None
+    with _StopSignals() as signals:
         try:
-            started_ray = ensure_ray(ray_address, show_worker_logs=keep_ray_output)
-        finally:
-            # Even when Ray fails to start, wait for the study to be opened (or
-            # refused) so nothing is left writing behind the error.
-            scheduler, ledger = preparing.result()
-        if ledger.to_start > 0:
-            if progress:
-                from hpo.execution._progress import Progress
+            preparing = _Background(prepare)
+            try:
+                started_ray = ensure_ray(ray_address, show_worker_logs=keep_ray_output)
+                signals.install()  # again: Ray's start-up puts its own SIGTERM handler in
+            finally:
+                # Even when Ray fails to start, wait for the study to be opened (or
+                # refused) so nothing is left writing behind the error.
+                scheduler, ledger, run = preparing.result()
+            signals.ledger = ledger
+            from hpo.execution._liveness import Heartbeat, beat_interval
 
-                display = Progress(ledger, concurrency, time_budget)
-                display.start()
-            _fit(spec, trainable, ledger, scheduler, concurrency, ray_dir)
-    finally:
-        try:
-            if ledger is not None:
-                by_budget = ledger.deadline_passed()
-                ledger.close_all(
-                    "budget" if by_budget else "interrupted",
-                    f"time budget of {time_budget:g} s reached" if by_budget
-                    else "the search was interrupted",
-                )
-                ledger.close()
-        finally:
-            if display is not None:
-                display.stop()
-            if not keep_ray_output:
-                shutil.rmtree(ray_dir, ignore_errors=True)
-            if started_ray:
-                from hpo.execution._ray_init import stop_ray
+            heartbeat = Heartbeat(ledger.beat, beat_interval(stale_after))
+            heartbeat.start()
+            if ledger.to_start > 0 and not ledger.should_end():
+                if progress:
+                    from hpo.execution._progress import Progress
 
-                stop_ray()
+                    display = Progress(ledger, concurrency, time_budget)
+                    display.start()
+                _fit(spec, trainable, ledger, scheduler, concurrency, ray_dir)
+        finally:
+            try:
+                if ledger is not None:
+                    by_budget = ledger.interrupted is None and ledger.deadline_passed()
+                    if by_budget:
+                        by, why = "budget", f"time budget of {time_budget:g} s reached"
+                    elif ledger.interrupted is not None:
+                        by = "interrupted"
+                        why = f"the search was interrupted by {ledger.interrupted}"
+                    else:
+                        by, why = "interrupted", "the search was interrupted"
+                    ledger.close_all(by, why)
+                    ledger.close()
+            finally:
+                if heartbeat is not None:
+                    heartbeat.stop()
+                if ledger is not None:
+                    ledger.lock.close()
+                if display is not None:
+                    display.stop()
+                if not keep_ray_output:
+                    shutil.rmtree(ray_dir, ignore_errors=True)
+                if started_ray:
+                    from hpo.execution._ray_init import stop_ray
+
+                    stop_ray()
+    if signals.received is not None:
+        raise SearchInterrupted(signals.received)
     test = None
     if score_test and ledger is not None:
         test = _score_best(spec, trainable, ledger.study, progress)
@@ -176,7 +228,8 @@ def run_search(
         study_name=name, storage_url=url, started=ledger.started, complete=c.complete,
         pruned=c.pruned, failed=c.failed, elapsed_s=time.time() - t0,
         best_value=best_value, best_params=best_params, stopped_by_budget=by_budget,
-        test=test,
+        test=test, run_index=None if run is None else run.index,
+        run_seed=None if run is None else run.seed,
     )
 
 
@@ -213,6 +266,73 @@ def _score_best(spec: SearchSpec, trainable: Any, study: Any,
               "seconds": round(time.time() - t0, 1)}
     study.set_user_attr(attrs.TEST, record)
     return record
+
+
+class _StopSignals:
+    """SIGINT and SIGTERM end the search the way its time budget does.
+
+    While the search runs, the first signal marks the ledger interrupted: no new
+    trial starts, Ray Tune stops the running ones, every trial is closed in the store
+    and :func:`run_search` then raises :class:`SearchInterrupted`. Before the ledger
+    exists, or on a second signal, the signal raises at once (the ``finally`` blocks
+    still close what is open). Ray Tune's own SIGINT handler, which ends with advice
+    to call ``Tuner.restore`` on a folder hpo deletes, is switched off. Outside the
+    main thread signals cannot be caught and nothing changes.
+    """
+
+    def __init__(self, grace_s: float = 15.0) -> None:
+        self.ledger: Any = None
+        self.received: int | None = None
+        self.grace_s = grace_s
+        self._done = threading.Event()
+        self._saved: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopSignals:
+        os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+        self.install()
+        return self
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous = signal.signal(signum, self._handle)
+            self._saved.setdefault(signum, previous)
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        for signum, handler in self._saved.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        first = self.received is None
+        self.received = self.received or signum
+        if first and self.ledger is not None:
+            self.ledger.interrupted = signal.Signals(signum).name
+            threading.Thread(target=self._last_resort, args=(signum,), daemon=True,
+                             name="hpo-stop-watchdog").start()
+            return
+        raise SearchInterrupted(signum)
+
+    def _last_resort(self, signum: int) -> None:
+        """Close the trials and exit if Ray cannot stop them within the grace period.
+
+        A SIGTERM sent to the whole process group (a container stop, ``timeout``, a job
+        scheduler) reaches the Ray processes this driver started as well; they exit at
+        once and Ray Tune then waits forever for trials it can no longer stop. The
+        store is what matters: every trial is closed, then the process exits with the
+        signal's code.
+        """
+        if self._done.wait(self.grace_s):
+            return
+        print(f"hpo: Ray did not stop the trials within {self.grace_s:g} s of "
+              f"{signal.Signals(signum).name}; closing them in the store and exiting",
+              file=sys.stderr, flush=True)
+        try:
+            self.ledger.close_all("interrupted", "the search was interrupted by "
+                                  f"{signal.Signals(signum).name}")
+        finally:
+            os._exit(128 + signum)
 
 
 class _Background:
@@ -260,7 +380,8 @@ def _fit(spec: SearchSpec, trainable: Any, ledger: Any, scheduler: Any, concurre
         tune_config=tune.TuneConfig(
             search_alg=LedgerSearcher(ledger, ledger.metric, mode),
             scheduler=scheduler,
-            num_samples=ledger.to_start,
+            # An upper bound: the ledger ends the search when the study's budget is used.
+            num_samples=max(ledger.total, 1),
             max_concurrent_trials=concurrency,
             reuse_actors=True,
             trial_name_creator=_trial_name,

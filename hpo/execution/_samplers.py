@@ -70,8 +70,8 @@ def make_sampler(component: Component, seed: int | None = None) -> optuna.sample
             f"unknown sampler {component.name!r}; choose one of {', '.join(SAMPLERS)}"
         )
     opts = dict(component.options)
-    if seed is not None:
-        opts.setdefault("seed", seed)
+    if seed is not None:  # a run's own seed (see hpo.execution._runs) beats the space's
+        opts["seed"] = seed
     try:
         return factory(opts)
     except TypeError as exc:

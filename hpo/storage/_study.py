@@ -48,7 +48,7 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 def open_study(
     spec: SearchSpec,
     name: str,
-    storage_url: str | None = None,
+    storage: str | optuna.storages.BaseStorage | None = None,
     sampler: optuna.samplers.BaseSampler | None = None,
     *,
     overwrite: bool = False,
@@ -56,6 +56,7 @@ def open_study(
 ) -> optuna.Study:
     """Load study ``name`` to continue it, or create it with hpo's attributes.
 
+    ``storage`` is a URL (see :func:`hpo.storage.resolve_url`) or an opened storage.
     ``identity_details`` (keys ``model`` and ``data``) is what the trainable found
     out about them (resolved paths, file digests, split sizes); it is stored in
     place of the bare space sections.
@@ -66,7 +67,8 @@ def open_study(
     """
     import optuna
 
-    storage = open_storage(storage_url)
+    if storage is None or isinstance(storage, str):
+        storage = open_storage(storage)
     identity = spec.identity()
     fingerprint = spec.fingerprint()
     try:

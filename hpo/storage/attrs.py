@@ -19,6 +19,9 @@ Study attributes:
     TEST: the best trial's config retrained (same seed, up to its best step) and
         scored once on the held-out test split: ``{"trial", "step", "seed",
         "metrics", "seconds"}``. The test split is never seen during the search.
+    SEED: the study's base seed; each run samples with a seed derived from it.
+    RUNS: one record per ``hpo run`` on the study (``run``, ``seed``, ``driver``,
+        ``started``), appended under the study lock, so no two runs share a seed.
 
 Trial attributes:
     STEP: last step (``training_iteration``) the trial reported.
@@ -30,6 +33,12 @@ Trial attributes:
         (a sentence).
     FAIL_REASON: why a trial failed (error text or a bad-value description).
     WORKER: ``host:pid`` of the process that ran the trial.
+    NODE: the Ray node id the trial ran on.
+    DRIVER: ``host:pid:token`` of the driver that runs the trial.
+    HEARTBEAT: wall-clock seconds of the driver's latest sign of life for the trial.
+    STALE_AFTER: silence (seconds) after which another driver may fail the trial.
+    ORPHANED: True on a trial failed because its driver stopped beating; such a
+        trial does not count toward the trial budget.
     METRICS_PREFIX: ``f"{METRICS_PREFIX}{step:06d}"`` holds every numeric metric
         the trial reported at that step (objective, losses, accuracies, time).
 """
@@ -48,6 +57,8 @@ SETTINGS = "hpo:settings"
 IDENTITY = "hpo:identity"
 TEST = "hpo:test"
 METRIC_NAMES = "hpo:metric_names"
+SEED = "hpo:seed"
+RUNS = "hpo:runs"
 
 STEP = "hpo:step"
 BEST_STEP = "hpo:best_step"
@@ -55,6 +66,11 @@ VALUE_MODE = "hpo:value_mode"
 STOP = "hpo:stop"
 FAIL_REASON = "hpo:fail_reason"
 WORKER = "hpo:worker"
+NODE = "hpo:node"
+DRIVER = "hpo:driver"
+HEARTBEAT = "hpo:heartbeat"
+STALE_AFTER = "hpo:stale_after"
+ORPHANED = "hpo:orphaned"
 METRICS_PREFIX = "hpo:metrics:"
 
 

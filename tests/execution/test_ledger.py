@@ -10,8 +10,9 @@ import pytest
 from optuna.trial import TrialState
 
 from hpo.execution._book import Ledger, bad_value_reason
+from hpo.execution._study_lock import StudyLock
 from hpo.spaces import define_by_run, parse_space
-from hpo.storage import attrs, open_study
+from hpo.storage import attrs, open_storage, open_study
 
 SPACE = """\
 trainable: synthetic
@@ -22,10 +23,12 @@ params:
 
 
 def _ledger(url: str, total: int = 5, value: str = "best", deadline: float | None = None,
-            name: str = "s") -> Ledger:
+            name: str = "s", stale_after: float = 40.0, driver: str = "h:1:a") -> Ledger:
     spec = parse_space(SPACE % value)
-    study = open_study(spec, name, url)
-    return Ledger(study, spec, define_by_run(spec), total, deadline)
+    storage = open_storage(url)
+    study = open_study(spec, name, storage)
+    return Ledger(study, spec, define_by_run(spec), total, deadline, storage=storage,
+                  lock=StudyLock(url, name), driver=driver, stale_after=stale_after)
 
 
 def _result(step: int, score: object) -> dict:
@@ -111,8 +114,7 @@ def test_error_stores_traceback_and_trial_without_metric_fails(sqlite_url: str) 
     ledger.error("a", "Traceback...\nRuntimeError: boom")
     ledger.finish("b")
     ledger.flush()
-    a, b, prepared = ledger.study.trials  # the third: sampled ahead for the next start
-    assert prepared.state == TrialState.WAITING
+    a, b = ledger.study.trials
     assert a.state == TrialState.FAIL and a.user_attrs[attrs.FAIL_REASON].endswith("boom")
     assert b.state == TrialState.FAIL and "without reporting" in b.user_attrs[attrs.FAIL_REASON]
 
@@ -143,62 +145,78 @@ def test_budget_and_deadline_limit_new_trials(sqlite_url: str) -> None:
     assert late.start("a") is None
 
 
-def test_resume_counts_finished_and_fails_orphans(sqlite_url: str) -> None:
-    ledger = _ledger(sqlite_url, total=3)
+def test_resume_counts_finished_and_fails_only_stale_trials(sqlite_url: str) -> None:
+    ledger = _ledger(sqlite_url, total=3, stale_after=0.3)
     ledger.start("a")
     ledger.record("a", _result(1, 0.5))
     ledger.finish("a")
     ledger.start("b")  # left RUNNING, as after a crash of the driver
     ledger.flush()
-    again = _ledger(sqlite_url, total=3)
+    # While its heartbeat is fresh, another driver leaves it alone and counts it as used.
+    peer = _ledger(sqlite_url, total=3, stale_after=0.3, driver="h:2:b")
+    live = peer.study.trials[1]
+    assert live.state == TrialState.RUNNING and live.user_attrs[attrs.DRIVER] == "h:1:a"
+    assert peer.already_done == 1 and peer.to_start == 1
+    time.sleep(0.5)  # no beat for longer than the trial's own bound
+    again = _ledger(sqlite_url, total=3, driver="h:3:c")
     orphan = again.study.trials[1]
-    assert orphan.state == TrialState.FAIL and "orphaned" in orphan.user_attrs[attrs.FAIL_REASON]
+    assert orphan.state == TrialState.FAIL and orphan.user_attrs[attrs.ORPHANED] is True
+    reason = orphan.user_attrs[attrs.FAIL_REASON]
+    assert "orphaned: no heartbeat from its driver h:1:a" in reason and "bound 0.3 s" in reason
     assert again.already_done == 1 and again.to_start == 2
 
 
-def test_next_config_is_sampled_ahead_and_stamped_when_it_starts(sqlite_url: str) -> None:
-    ledger = _ledger(sqlite_url, total=3)
-    first = ledger.start("a")
-    ledger.flush()
-    waiting = ledger.study.get_trials(states=(TrialState.WAITING,))
-    assert len(waiting) == 1 and waiting[0].number == 1 and waiting[0].datetime_start is None
-    time.sleep(0.05)
-    before = time.time()
-    second = ledger.start("b")
-    assert second is not None and first is not None
-    assert second["x"] == waiting[0].params["x"] and second["x"] != first["x"]
-    started = ledger.study.trials[1]
-    assert started.state == TrialState.RUNNING
-    # Optuna stores naive local datetimes; its start is when it started, not when sampled.
-    assert started.datetime_start.timestamp() >= before - 0.01
-    ledger.flush()
-    assert len(ledger.study.trials) == 3  # one more prepared for the last start
-    ledger.start("c")
-    ledger.flush()
-    assert len(ledger.study.trials) == 3  # the budget is used: nothing sampled ahead
-    assert ledger.start("d") is None
-
-
-def test_a_trial_sampled_ahead_but_never_started_waits_for_the_next_run(
-        sqlite_url: str) -> None:
-    ledger = _ledger(sqlite_url, total=2)
+def test_heartbeats_keep_a_trial_alive_and_stop_with_it(sqlite_url: str) -> None:
+    ledger = _ledger(sqlite_url, total=3, stale_after=0.6)
     ledger.start("a")
-    ledger.record("a", _result(1, 0.5))
-    ledger.finish("a")
-    ledger.close_all("budget", "time budget reached")  # the search ends here
-    ledger.close()
-    left = ledger.study.get_trials(states=(TrialState.WAITING,))
-    assert len(left) == 1
-    from hpo.results import summarize
-    from hpo.storage import open_storage
+    for _ in range(4):  # 0.8 s in all, longer than the bound, beating every 0.2 s
+        time.sleep(0.2)
+        ledger.beat()
+    ledger.flush()
+    peer = _ledger(sqlite_url, total=3, stale_after=0.6, driver="h:2:b")
+    assert peer.repair_stale() == []
+    assert peer.study.trials[0].state == TrialState.RUNNING
+    first = ledger.study.trials[0].user_attrs[attrs.HEARTBEAT]
+    ledger.beat()
+    ledger.flush()
+    assert ledger.study.trials[0].user_attrs[attrs.HEARTBEAT] > first
 
-    (summary,) = summarize(open_storage(sqlite_url))
-    assert summary.state == "finished" and summary.running == 0 and summary.waiting == 1
-    again = _ledger(sqlite_url, total=2)
-    assert again.already_done == 1 and again.to_start == 1
-    config = again.start("b")
-    assert config is not None and config["x"] == left[0].params["x"]
-    assert again.study.trials[1].state == TrialState.RUNNING
+
+def test_a_driver_whose_trial_was_taken_for_dead_goes_on(sqlite_url: str) -> None:
+    ledger = _ledger(sqlite_url, total=3, stale_after=0.2)
+    ledger.start("a")
+    ledger.flush()
+    time.sleep(0.4)  # as if this driver were suspended past its bound
+    peer = _ledger(sqlite_url, total=3, driver="h:2:b")
+    assert peer.study.trials[0].state == TrialState.FAIL
+    ledger.record("a", _result(1, 0.9))  # refused by the store: said once, not raised
+    ledger.finish("a")
+    ledger.flush()
+    t = ledger.study.trials[0]
+    assert t.state == TrialState.FAIL and "orphaned" in t.user_attrs[attrs.FAIL_REASON]
+    assert ledger.start("b") is not None  # and the driver still works
+
+
+def test_two_drivers_share_one_budget_with_unique_numbers(sqlite_url: str) -> None:
+    one = _ledger(sqlite_url, total=4)
+    two = _ledger(sqlite_url, total=4, driver="h:2:b")
+    started = [one.start("a"), two.start("a"), one.start("b"), two.start("b")]
+    assert all(c is not None for c in started)
+    assert one.start("c") is None and two.start("c") is None
+    numbers = [c["__hpo__"]["number"] for c in started if c is not None]
+    assert sorted(numbers) == [0, 1, 2, 3]
+
+
+def test_enqueued_configs_run_first_with_their_parameters(sqlite_url: str) -> None:
+    ledger = _ledger(sqlite_url, total=3)
+    ledger.study.enqueue_trial({"x": 0.125})
+    ledger.study.enqueue_trial({"x": 0.875})
+    first, second, third = ledger.start("a"), ledger.start("b"), ledger.start("c")
+    assert first is not None and second is not None and third is not None
+    assert (first["x"], second["x"]) == (0.125, 0.875)
+    assert third["x"] not in (0.125, 0.875)
+    ledger.flush()
+    assert [t.state for t in ledger.study.trials] == [TrialState.RUNNING] * 3
 
 
 def test_ledger_pickles_to_nothing(sqlite_url: str) -> None:
