@@ -220,3 +220,34 @@ def test_bad_component_options_are_refused_before_the_store_is_written(
     with pytest.raises(ValueError, match="bad options"):
         run_search(load_space(path), storage=f"sqlite:///{db}", progress=False)
     assert not db.exists()
+
+
+def test_consecutive_runs_propose_no_config_twice(
+    synthetic_space: Callable[..., Path], sqlite_url: str
+) -> None:
+    # The space pins the sampler seed (0): each run still samples with its own seed.
+    path = synthetic_space(trials=4, sampler="random", scheduler="fifo", steps=1, sleep=0)
+    first = run_search(load_space(path), storage=sqlite_url, progress=False)
+    second = run_search(load_space(path), storage=sqlite_url, progress=False, trials=8)
+    assert (first.run_index, second.run_index) == (0, 1)
+    assert first.run_seed != second.run_seed
+    configs = [(t.params["x"], t.params["y"]) for t in _trials(sqlite_url)]
+    assert len(configs) == 8 == len(set(configs))
+    study = optuna.load_study(study_name="syn", storage=sqlite_url)
+    assert study.user_attrs[attrs.SEED] == 0
+    assert [r["seed"] for r in study.user_attrs[attrs.RUNS]] == [first.run_seed,
+                                                                 second.run_seed]
+
+
+def test_enqueued_configs_run_first(synthetic_space: Callable[..., Path], sqlite_url: str) -> None:
+    path = synthetic_space(trials=2, sampler="tpe", scheduler="fifo", steps=1, sleep=0)
+    run_search(load_space(path), storage=sqlite_url, progress=False)
+    study = optuna.load_study(study_name="syn", storage=sqlite_url)
+    study.enqueue_trial({"x": 0.3, "y": 0.6})
+    study.enqueue_trial({"x": 0.9})  # the rest sampled
+    run_search(load_space(path), storage=sqlite_url, progress=False, trials=5)
+    trials = sorted(_trials(sqlite_url), key=lambda t: t.number)
+    assert len(trials) == 5 and all(t.state == TrialState.COMPLETE for t in trials)
+    assert (trials[2].params["x"], trials[2].params["y"]) == (0.3, 0.6)
+    assert trials[3].params["x"] == 0.9 and 0.0 <= trials[3].params["y"] <= 1.0
+    assert trials[2].value == pytest.approx(1.0)  # the synthetic optimum, as enqueued
