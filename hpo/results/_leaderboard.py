@@ -85,7 +85,7 @@ class StudySummary:
     best: float | None
     metric: str | None
     direction: str
-    waiting: int = 0  # sampled, not started: the next run on the study starts them first
+    waiting: int = 0  # enqueued (study.enqueue_trial), not started: the next run starts them first
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
