@@ -3,10 +3,16 @@
 Optuna's ``RDBStorage.get_all_trials`` builds ORM objects for every row and
 re-reads the whole study on every call, which takes seconds for a study of
 10,000 trials. The dashboard instead reads Optuna's tables (the schema is
-Optuna's own, taken from ``optuna.storages._rdb.models``) with a few bulk
-SELECTs, keeps finished trials in memory, and on each refresh re-reads only
-trials that are new, unfinished, or finished so recently that a writer may
-still be adding attributes to them.
+Optuna's own, its table objects taken from the private ``optuna.storages._rdb.models``
+through :mod:`hpo._compat.optuna`) with a few bulk SELECTs, keeps finished trials in
+memory, and on each refresh re-reads only trials that are new, unfinished, or
+finished so recently that a writer may still be adding attributes to them.
+
+That raw SQL was checked against one schema version. When the storage's schema
+version, or the installed Optuna's, is not that one, or the models module moved
+(:func:`hpo._compat.optuna.rdb_fast_path_ok` says which), the store logs one warning
+and reads through Optuna's public API instead (``optuna.load_study`` and
+``Study.get_trials``): the same snapshots, each refresh re-reading the whole study.
 
 Per-step metric histories (``hpo:metrics:*``, most of a study's bytes) are read
 only once something asks for them: a snapshot taken with ``metrics=True`` loads
@@ -16,6 +22,7 @@ them for the whole study, and from then on every refresh of that study keeps the
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import threading
@@ -23,7 +30,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from hpo._compat import optuna as _optuna_compat
 from hpo.storage import attrs
+
+_log = logging.getLogger(__name__)
 
 FINISHED = frozenset({"COMPLETE", "PRUNED", "FAIL"})
 # A finished trial is re-read until it has looked finished for this long: hpo
@@ -40,7 +50,11 @@ class StoreError(RuntimeError):
 
 @dataclass(slots=True)
 class TrialRecord:
-    """One trial as the dashboard sees it (times are UTC epoch seconds)."""
+    """One trial as the dashboard sees it (times are UTC epoch seconds).
+
+    ``trial_id`` is the storage's trial id; when the store reads through Optuna's public
+    API (which does not expose it) it is the trial number, likewise unique in the study.
+    """
 
     trial_id: int
     number: int
@@ -106,13 +120,16 @@ class Store:
     Args:
         url: SQLAlchemy URL of the storage, e.g. ``sqlite:///hpo-results/hpo.db``.
 
+    Attributes:
+        fallback_reason: why this store reads through Optuna's public API instead of
+            its own SQL, or None when it uses its own SQL.
+
     Raises:
         StoreError: the URL cannot be opened or is not an Optuna storage.
     """
 
     def __init__(self, url: str) -> None:
         import sqlalchemy as sa
-        from optuna.storages._rdb import models
 
         self.url = url
         kwargs: dict[str, Any] = {}
@@ -131,23 +148,45 @@ class Store:
         if not {"studies", "trials", "version_info"} <= names:
             raise StoreError(f"storage {url!r} is not an Optuna storage (no 'trials' table)")
         self._sa = sa
-        self._t = {
-            "studies": models.StudyModel.__table__,
-            "directions": models.StudyDirectionModel.__table__,
-            "study_attrs": models.StudyUserAttributeModel.__table__,
-            "trials": models.TrialModel.__table__,
-            "params": models.TrialParamModel.__table__,
-            "values": models.TrialValueModel.__table__,
-            "inter": models.TrialIntermediateValueModel.__table__,
-            "attrs": models.TrialUserAttributeModel.__table__,
-        }
         self._lock = threading.Lock()
         self._caches: dict[str, _StudyCache] = {}
         self._dists: dict[str, Any] = {}
+        self._t: dict[str, Any] = {}  # the tables, when reading with our own SQL
+        self._storage: Any = None  # Optuna's RDBStorage, when reading through its API
+        self.fallback_reason: str | None = self._choose_reader(kwargs)
+
+    def _choose_reader(self, engine_kwargs: dict[str, Any]) -> str | None:
+        """Our own SQL when :func:`~hpo._compat.optuna.rdb_fast_path_ok` allows it (None),
+        else Optuna's public API: keeps its storage and returns why, warning once."""
+        import optuna
+
+        storage = None
+        try:
+            # Neither creates tables nor refuses another schema: this only reads.
+            storage = optuna.storages.RDBStorage(
+                self.url, engine_kwargs=dict(engine_kwargs), skip_compatibility_check=True,
+                skip_table_creation=True)
+            ok, why = _optuna_compat.rdb_fast_path_ok(storage)
+        except Exception as exc:  # the driver's, alembic's or Optuna's error
+            if storage is not None:
+                storage.engine.dispose()
+            self._engine.dispose()
+            raise StoreError(f"storage {self.url!r}: its schema version cannot be read: "
+                             f"{exc}") from exc
+        if ok:
+            self._t = _optuna_compat.rdb_tables()
+            storage.engine.dispose()
+            return None
+        self._storage = storage
+        _log.warning("storage %s: reading it through Optuna's public API, which re-reads "
+                     "whole studies on every refresh, because %s", self.url, why)
+        return why
 
     def close(self) -> None:
         """Release the database connections."""
         self._engine.dispose()
+        if self._storage is not None:
+            self._storage.engine.dispose()
 
     def _run(self, fn: Any) -> Any:
         # SQLite answers "database is locked" past its timeout under heavy
@@ -164,6 +203,10 @@ class Store:
 
     def study_names(self) -> list[str]:
         """Names of all studies, in creation order."""
+        if self._storage is not None:
+            import optuna
+
+            return list(self._public(lambda: optuna.study.get_all_study_names(self._storage)))
         s = self._t["studies"]
         rows = self._run(lambda c: c.execute(self._sa.select(s.c.study_name)
                                              .order_by(s.c.study_id)).all())
@@ -171,6 +214,8 @@ class Store:
 
     def metas(self) -> list[StudyMeta]:
         """Every study's :class:`StudyMeta`, in creation order."""
+        if self._storage is not None:
+            return [self._public_study(n)[0] for n in self.study_names()]
         sa, t = self._sa, self._t
 
         def q(conn: Any) -> list[StudyMeta]:
@@ -196,6 +241,8 @@ class Store:
         Raises:
             StoreError: no study has that name.
         """
+        if self._storage is not None:
+            return self._public_study(name)[0]
         for m in self.metas():
             if m.name == name:
                 return m
@@ -212,11 +259,10 @@ class Store:
         Raises:
             StoreError: no study has that name.
         """
+        if self._storage is not None:
+            return self._public_snapshot(name, metrics)
         meta = self.meta(name)
-        with self._lock:
-            cache = self._caches.get(name)
-            if cache is None or cache.study_id != meta.study_id:
-                cache = self._caches[name] = _StudyCache(meta.study_id)
+        cache = self._cache(meta)
         with cache.lock:  # one refresh per study at a time; others wait for its result
             changed = self._run(lambda conn: self._refresh(conn, cache))
             added = metrics and not cache.with_metrics
@@ -228,6 +274,72 @@ class Store:
                                                    key=lambda r: r.number))
             return StudySnapshot(meta, cache.trials_sorted, cache.revision, time.time(),
                                  cache.with_metrics)
+
+    def _cache(self, meta: StudyMeta) -> _StudyCache:
+        with self._lock:
+            cache = self._caches.get(meta.name)
+            if cache is None or cache.study_id != meta.study_id:
+                cache = self._caches[meta.name] = _StudyCache(meta.study_id)
+            return cache
+
+    # --- Optuna's public API (when our own SQL may not match the schema) ---------------
+
+    def _public(self, fn: Any) -> Any:
+        """``fn()``, retried while SQLite reports a lock; other failures are StoreErrors."""
+        import optuna
+
+        for attempt in range(5):
+            try:
+                return fn()
+            except (optuna.exceptions.StorageInternalError, self._sa.exc.SQLAlchemyError) as exc:
+                locked = any(isinstance(e, self._sa.exc.OperationalError)
+                             and "locked" in str(e) for e in (exc, exc.__cause__))
+                if locked and attempt < 4:
+                    time.sleep(0.2 * (attempt + 1))
+                    continue
+                raise StoreError(f"storage {self.url!r} cannot be read through Optuna "
+                                 f"{optuna.__version__} ({self.fallback_reason}): "
+                                 f"{exc} {exc.__cause__ or ''}".rstrip()) from exc
+        return None  # pragma: no cover
+
+    def _public_study(self, name: str) -> tuple[StudyMeta, Any]:
+        """The :class:`StudyMeta` and the loaded ``optuna.Study`` of study ``name``."""
+        import optuna
+
+        def load() -> tuple[StudyMeta, Any]:
+            # A sampler is required; a cheap one, as this study only reads.
+            study = optuna.load_study(study_name=name, storage=self._storage,
+                                      sampler=optuna.samplers.RandomSampler())
+            sid = self._storage.get_study_id_from_name(name)
+            return StudyMeta(sid, name, tuple(d.name.lower() for d in study.directions),
+                             dict(study.user_attrs)), study
+
+        try:
+            return self._public(load)
+        except KeyError as exc:
+            raise StoreError(f"no study named {name!r} in {self.url!r}") from exc
+
+    def _public_snapshot(self, name: str, metrics: bool) -> StudySnapshot:
+        """:meth:`snapshot` through Optuna's public API: the whole study on every call."""
+        meta, study = self._public_study(name)
+        cache = self._cache(meta)
+        with cache.lock:
+            want = metrics or cache.with_metrics
+            frozen = self._public(lambda: study.get_trials(deepcopy=False))
+            recs = {t.number: _public_record(t, want) for t in frozen}
+            added = want and not cache.with_metrics  # as on our own SQL: no new revision
+            changed = recs.keys() != cache.trials.keys() or any(
+                _signature(rec, lean=added) != _signature(cache.trials[n], lean=added)
+                for n, rec in recs.items())
+            if changed or added or cache.trials_sorted is None:
+                cache.trials = recs
+                cache.revision += int(changed)
+                cache.trials_sorted = tuple(sorted(recs.values(), key=lambda r: r.number))
+            cache.with_metrics = want
+            return StudySnapshot(meta, cache.trials_sorted, cache.revision, time.time(),
+                                 cache.with_metrics)
+
+    # --- our own SQL ----------------------------------------------------------------------
 
     def _add_metrics(self, conn: Any, cache: _StudyCache) -> None:
         """Read the metric histories of every cached trial; later refreshes keep them."""
@@ -374,9 +486,24 @@ class Store:
             todo[tid].user_attrs[key] = value
 
 
-def _signature(rec: TrialRecord) -> tuple[Any, ...]:
-    return (rec.state, rec.values, len(rec.intermediate), len(rec.user_attrs), rec.complete,
+def _signature(rec: TrialRecord, lean: bool = False) -> tuple[Any, ...]:
+    """What tells a changed trial from an unchanged one (``lean``: not counting metric
+    histories among the user attrs)."""
+    n_attrs = sum(not k.startswith(attrs.METRICS_PREFIX) for k in rec.user_attrs) if lean \
+        else len(rec.user_attrs)
+    return (rec.state, rec.values, len(rec.intermediate), n_attrs, rec.complete,
             len(rec.params))
+
+
+def _public_record(trial: Any, with_metrics: bool) -> TrialRecord:
+    """The record of an ``optuna.trial.FrozenTrial`` (its number as ``trial_id``)."""
+    return TrialRecord(
+        trial.number, trial.number, trial.state.name, _epoch(trial.datetime_start),
+        _epoch(trial.datetime_complete),
+        tuple(trial.values) if trial.values is not None else None,
+        dict(trial.params), dict(trial.distributions), dict(trial.intermediate_values),
+        {k: v for k, v in trial.user_attrs.items()
+         if with_metrics or not k.startswith(attrs.METRICS_PREFIX)})
 
 
 class _StudyCache:
