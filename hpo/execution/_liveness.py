@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -93,6 +94,16 @@ def fail_stale(storage: optuna.storages.BaseStorage, study_id: int,
         except (UpdateFinishedTrialError, KeyError):
             continue
     return done
+
+
+def repair_stale(study: optuna.Study, storage: optuna.storages.BaseStorage, study_id: int,
+                 mine: set[int], default_after: float = DEFAULT_STALE_AFTER_S) -> list[int]:
+    """Fail the study's stale RUNNING trials other than ``mine``; the numbers failed."""
+    from optuna.trial import TrialState
+
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    stale = find_stale(running, time.time(), mine, default_after)
+    return fail_stale(storage, study_id, stale) if stale else []
 
 
 class Heartbeat:

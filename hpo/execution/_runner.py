@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
 import shutil
-import signal
-import sys
 import tempfile
 import threading
 import time
@@ -16,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from hpo.execution._liveness import DEFAULT_STALE_AFTER_S
+from hpo.execution._stop_signals import SearchInterrupted, StopSignals
+from hpo.execution._test_score import score_best
 from hpo.spaces import SearchSpec, define_by_run
 from hpo.storage import open_storage, open_study, resolve_url
 from hpo.trainables import resolve_trainable, unknown_settings
@@ -40,20 +39,6 @@ class SearchResult:
     test: dict[str, Any] | None = None
     run_index: int | None = None
     run_seed: int | None = None
-
-
-class SearchInterrupted(Exception):
-    """SIGINT or SIGTERM ended the search; every trial it ran is closed in the store."""
-
-    def __init__(self, signum: int) -> None:
-        self.signum = signum
-        self.signal_name = signal.Signals(signum).name
-        super().__init__(f"the search was interrupted by {self.signal_name}")
-
-    @property
-    def exit_code(self) -> int:
-        """The shell's convention: 128 + the signal number (130 for SIGINT, 143 SIGTERM)."""
-        return 128 + self.signum
 
 
 def study_name_for(spec: SearchSpec, name: str | None) -> str:
@@ -134,7 +119,7 @@ def run_search(
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        from hpo.execution._book import Ledger
+        from hpo.execution._ledger import Ledger
         from hpo.execution._runs import register_run
         from hpo.execution._samplers import make_sampler
         from hpo.execution._schedulers import make_scheduler
@@ -164,7 +149,7 @@ def run_search(
 
     run = None
     heartbeat = None
-    with _StopSignals() as signals:
+    with StopSignals() as signals:
         try:
             preparing = _Background(prepare)
             try:
@@ -181,9 +166,9 @@ def run_search(
             heartbeat.start()
             if ledger.to_start > 0 and not ledger.should_end():
                 if progress:
-                    from hpo.execution._progress import Progress
+                    from hpo.execution._progress_line import ProgressLine
 
-                    display = Progress(ledger, concurrency, time_budget)
+                    display = ProgressLine(ledger, concurrency, time_budget)
                     display.start()
                 _fit(spec, trainable, ledger, scheduler, concurrency, ray_dir)
         finally:
@@ -216,7 +201,7 @@ def run_search(
         raise SearchInterrupted(signals.received)
     test = None
     if score_test and ledger is not None:
-        test = _score_best(spec, trainable, ledger.study, progress)
+        test = score_best(spec, trainable, ledger.study, progress)
     best_value = best_params = None
     try:
         best = ledger.study.best_trial
@@ -231,108 +216,6 @@ def run_search(
         test=test, run_index=None if run is None else run.index,
         run_seed=None if run is None else run.seed,
     )
-
-
-def _score_best(spec: SearchSpec, trainable: Any, study: Any,
-                progress: bool) -> dict[str, Any] | None:
-    """Retrain the best trial and score it once on the test split (see ``run_search``)."""
-    import sys
-
-    from hpo.execution._book import trial_seed
-    from hpo.spaces import config_from_params
-    from hpo.storage import attrs
-
-    scorer = getattr(trainable, "score_test", None)
-    if scorer is None:
-        return None
-    try:
-        best = study.best_trial
-    except ValueError:
-        return None
-    done = study.user_attrs.get(attrs.TEST)
-    if isinstance(done, dict) and done.get("trial") == best.number:
-        return done
-    config = config_from_params(spec, best.params)
-    seed = int(config.get("seed", trial_seed(study.study_name, best.number)))
-    step = int(best.user_attrs.get(attrs.BEST_STEP) or best.user_attrs.get(attrs.STEP) or 1)
-    if progress:
-        print(f"scoring the best trial ({best.number}) on the test split: retraining it "
-              f"with seed {seed} up to step {step}", file=sys.stderr, flush=True)
-    t0 = time.time()
-    # The trial's own thread count, so the retrain follows the same arithmetic.
-    metrics = scorer(config, spec.model, spec.data, seed=seed, step=step,
-                     threads=max(1, int(spec.resources.cpu)))
-    record = {"trial": best.number, "step": step, "seed": seed, "metrics": metrics,
-              "seconds": round(time.time() - t0, 1)}
-    study.set_user_attr(attrs.TEST, record)
-    return record
-
-
-class _StopSignals:
-    """SIGINT and SIGTERM end the search the way its time budget does.
-
-    While the search runs, the first signal marks the ledger interrupted: no new
-    trial starts, Ray Tune stops the running ones, every trial is closed in the store
-    and :func:`run_search` then raises :class:`SearchInterrupted`. Before the ledger
-    exists, or on a second signal, the signal raises at once (the ``finally`` blocks
-    still close what is open). Ray Tune's own SIGINT handler, which ends with advice
-    to call ``Tuner.restore`` on a folder hpo deletes, is switched off. Outside the
-    main thread signals cannot be caught and nothing changes.
-    """
-
-    def __init__(self, grace_s: float = 15.0) -> None:
-        self.ledger: Any = None
-        self.received: int | None = None
-        self.grace_s = grace_s
-        self._done = threading.Event()
-        self._saved: dict[int, Any] = {}
-
-    def __enter__(self) -> _StopSignals:
-        os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
-        self.install()
-        return self
-
-    def install(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            previous = signal.signal(signum, self._handle)
-            self._saved.setdefault(signum, previous)
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        for signum, handler in self._saved.items():
-            signal.signal(signum, handler)
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        first = self.received is None
-        self.received = self.received or signum
-        if first and self.ledger is not None:
-            self.ledger.interrupted = signal.Signals(signum).name
-            threading.Thread(target=self._last_resort, args=(signum,), daemon=True,
-                             name="hpo-stop-watchdog").start()
-            return
-        raise SearchInterrupted(signum)
-
-    def _last_resort(self, signum: int) -> None:
-        """Close the trials and exit if Ray cannot stop them within the grace period.
-
-        A SIGTERM sent to the whole process group (a container stop, ``timeout``, a job
-        scheduler) reaches the Ray processes this driver started as well; they exit at
-        once and Ray Tune then waits forever for trials it can no longer stop. The
-        store is what matters: every trial is closed, then the process exits with the
-        signal's code.
-        """
-        if self._done.wait(self.grace_s):
-            return
-        print(f"hpo: Ray did not stop the trials within {self.grace_s:g} s of "
-              f"{signal.Signals(signum).name}; closing them in the store and exiting",
-              file=sys.stderr, flush=True)
-        try:
-            self.ledger.close_all("interrupted", "the search was interrupted by "
-                                  f"{signal.Signals(signum).name}")
-        finally:
-            os._exit(128 + signum)
 
 
 class _Background:
@@ -368,8 +251,8 @@ def _fit(spec: SearchSpec, trainable: Any, ledger: Any, scheduler: Any, concurre
          ray_dir: str) -> None:
     from ray import tune
 
-    from hpo.execution._ray_glue import DeadlineStopper, LedgerCallback, LedgerSearcher
     from hpo.execution._ray_init import tune_actors_on_started_workers
+    from hpo.execution._tune_hooks import DeadlineStopper, LedgerCallback, LedgerSearcher
     from hpo.execution._tune_lookups import memoized_trainable_lookups
     from hpo.trainables._wrap import wrap_for_ray
 

@@ -72,3 +72,9 @@ def register_run(study: optuna.Study, lock: StudyLock, seed: int | None) -> RunI
                      "driver": info.driver, "started": time.time()})
         study.set_user_attr(attrs.RUNS, runs)
     return info
+
+
+def trial_seed(study_name: str, number: int) -> int:
+    """The seed a trial's context carries (the trainable uses it unless ``seed`` is set)."""
+    digest = hashlib.sha256(f"{study_name}:{number}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")

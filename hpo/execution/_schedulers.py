@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hpo.execution._book import Ledger, bad_value_reason
+from hpo.execution._ledger import Ledger, bad_value_reason
 
 if TYPE_CHECKING:
     from ray.tune.schedulers import TrialScheduler

@@ -9,7 +9,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from hpo.execution._book import Ledger, bad_value_reason
+from hpo.execution._ledger import Ledger, bad_value_reason
 from hpo.execution._study_lock import StudyLock
 from hpo.spaces import define_by_run, parse_space
 from hpo.storage import attrs, open_storage, open_study

@@ -15,7 +15,7 @@ import pytest
 from ray.tune.schedulers import MedianStoppingRule, TrialScheduler
 
 from hpo.execution import _schedulers
-from hpo.execution._book import Ledger
+from hpo.execution._ledger import Ledger
 from hpo.execution._schedulers import make_scheduler
 from hpo.spaces import Component, define_by_run, parse_space
 from hpo.storage import attrs, open_study

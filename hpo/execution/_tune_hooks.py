@@ -1,7 +1,7 @@
 """The three hooks hpo plugs into Ray Tune: a searcher, a callback and a stopper.
 
 None of them decides a trial's Optuna state; they pass facts to the
-:class:`~hpo.execution._book.Ledger`, which does.
+:class:`~hpo.execution._ledger.Ledger`, which does.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from ray.tune import Callback
 from ray.tune.search import Searcher
 from ray.tune.stopper import Stopper
 
-from hpo.execution._book import Ledger
+from hpo.execution._ledger import Ledger
 
 
 class LedgerSearcher(Searcher):

@@ -7,7 +7,7 @@ import threading
 import time
 from typing import TextIO
 
-from hpo.execution._book import Ledger
+from hpo.execution._ledger import Ledger
 
 
 def _clock(seconds: float) -> str:
@@ -15,7 +15,7 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-class Progress:
+class ProgressLine:
     """Redraws ``trials done/running/pruned/failed, best, elapsed, ETA`` once a second.
 
     On a terminal the line is redrawn in place; otherwise (CI logs) a line is

@@ -13,7 +13,6 @@ its trials stop beating and the next driver on the study fails them.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import threading
@@ -22,8 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from hpo.execution._liveness import DEFAULT_STALE_AFTER_S
-from hpo.execution._writer import StoreWriter
+from hpo.execution._claims import claim_trial, counts_as_done, uses_budget
+from hpo.execution._liveness import DEFAULT_STALE_AFTER_S, repair_stale
+from hpo.execution._runs import trial_seed
+from hpo.execution._store_writer import StoreWriter
 from hpo.storage import attrs
 from hpo.trainables._wrap import CONTEXT_KEY
 
@@ -138,8 +139,8 @@ class Ledger:
         self._metric_names = set(study.user_attrs.get(attrs.METRIC_NAMES) or ())
         self.repair_stale()
         trials = self.study.get_trials(deepcopy=False)
-        self.already_done = sum(1 for t in trials if _counts_as_done(t))
-        self.to_start = max(0, total_trials - sum(1 for t in trials if _uses_budget(t)))
+        self.already_done = sum(1 for t in trials if counts_as_done(t))
+        self.to_start = max(0, total_trials - sum(1 for t in trials if uses_budget(t)))
         self.started = 0
 
     def __getstate__(self) -> dict[str, Any]:
@@ -155,16 +156,10 @@ class Ledger:
 
     def repair_stale(self) -> list[int]:
         """Fail other drivers' RUNNING trials whose heartbeat stopped; their numbers."""
-        from optuna.trial import TrialState
-
-        from hpo.execution._liveness import fail_stale, find_stale
-
         if self.storage is None or self.study_id is None:
             return []
-        running = self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
         mine = {e.trial.number for e in list(self.entries.values()) if not e.closed}
-        stale = find_stale(running, time.time(), mine, self.stale_after)
-        return fail_stale(self.storage, self.study_id, stale) if stale else []
+        return repair_stale(self.study, self.storage, self.study_id, mine, self.stale_after)
 
     def beat(self) -> None:
         """One heartbeat: stamp every open trial of this driver, then repair stale ones."""
@@ -185,7 +180,7 @@ class Ledger:
         with self._lock:
             if self.should_end():
                 return None
-            trial = self._claim()
+            trial = claim_trial(self.study, self.lock, self.total)
             if trial is None:
                 return None
             self.started += 1
@@ -211,17 +206,6 @@ class Ledger:
             "data": self.spec.data,
         }
         return full
-
-    def _claim(self) -> optuna.Trial | None:
-        """Count what the study has used and ask for one more trial, as one locked step.
-
-        ``study.ask`` hands out enqueued (WAITING) trials first, with their parameters.
-        """
-        with self.lock.held():
-            trials = self.study.get_trials(deepcopy=False)
-            if sum(1 for t in trials if _uses_budget(t)) >= self.total:
-                return None
-            return self.study.ask()
 
     def deadline_passed(self) -> bool:
         return self.deadline is not None and time.time() >= self.deadline
@@ -404,27 +388,3 @@ def _process_lock() -> StudyLock:
 
 def _stamp(trial: optuna.Trial, key: str, value: object) -> Callable[[], None]:
     return lambda: trial.set_user_attr(key, value)
-
-
-def _uses_budget(t: optuna.trial.FrozenTrial) -> bool:
-    """Whether a trial counts toward the study's budget: it finished (a FAIL whose
-    driver died does not count, so its place is run again) or is running now."""
-    from optuna.trial import TrialState
-
-    if t.state == TrialState.RUNNING:
-        return True
-    return _counts_as_done(t)
-
-
-def _counts_as_done(t: optuna.trial.FrozenTrial) -> bool:
-    from optuna.trial import TrialState
-
-    if t.state in (TrialState.COMPLETE, TrialState.PRUNED):
-        return True
-    return t.state == TrialState.FAIL and not t.user_attrs.get(attrs.ORPHANED)
-
-
-def trial_seed(study_name: str, number: int) -> int:
-    """The seed a trial's context carries (the trainable uses it unless ``seed`` is set)."""
-    digest = hashlib.sha256(f"{study_name}:{number}".encode()).digest()
-    return int.from_bytes(digest[:4], "little")

@@ -1,0 +1,43 @@
+"""After a search: the best trial's config retrained and scored once on the test split."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from hpo.spaces import SearchSpec
+
+
+def score_best(spec: SearchSpec, trainable: Any, study: Any,
+                progress: bool) -> dict[str, Any] | None:
+    """Retrain the best trial and score it once on the test split (see ``run_search``)."""
+    import sys
+
+    from hpo.execution._runs import trial_seed
+    from hpo.spaces import config_from_params
+    from hpo.storage import attrs
+
+    scorer = getattr(trainable, "score_test", None)
+    if scorer is None:
+        return None
+    try:
+        best = study.best_trial
+    except ValueError:
+        return None
+    done = study.user_attrs.get(attrs.TEST)
+    if isinstance(done, dict) and done.get("trial") == best.number:
+        return done
+    config = config_from_params(spec, best.params)
+    seed = int(config.get("seed", trial_seed(study.study_name, best.number)))
+    step = int(best.user_attrs.get(attrs.BEST_STEP) or best.user_attrs.get(attrs.STEP) or 1)
+    if progress:
+        print(f"scoring the best trial ({best.number}) on the test split: retraining it "
+              f"with seed {seed} up to step {step}", file=sys.stderr, flush=True)
+    t0 = time.time()
+    # The trial's own thread count, so the retrain follows the same arithmetic.
+    metrics = scorer(config, spec.model, spec.data, seed=seed, step=step,
+                     threads=max(1, int(spec.resources.cpu)))
+    record = {"trial": best.number, "step": step, "seed": seed, "metrics": metrics,
+              "seconds": round(time.time() - t0, 1)}
+    study.set_user_attr(attrs.TEST, record)
+    return record
