@@ -131,7 +131,9 @@ def run_search(
             warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
             make_sampler(spec.sampler, seed)
         scheduler = make_scheduler(spec.scheduler, spec, spec.budget.max_steps)
-        describe = getattr(trainable, "describe", None)
+        from hpo.trainables._base import describe_of
+
+        describe = describe_of(trainable)
         details = describe(spec.model, spec.data) if describe is not None else None
         store = open_storage(url)
         study = open_study(spec, name, store, overwrite=overwrite, identity_details=details)

@@ -16,8 +16,9 @@ def score_best(spec: SearchSpec, trainable: Any, study: Any,
     from hpo.execution._runs import trial_seed
     from hpo.spaces import config_from_params
     from hpo.storage import attrs
+    from hpo.trainables._base import score_test_of
 
-    scorer = getattr(trainable, "score_test", None)
+    scorer = score_test_of(trainable)
     if scorer is None:
         return None
     try:

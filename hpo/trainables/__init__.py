@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from hpo.trainables._base import Trainable
 from hpo.trainables._context import TrialContext, report, should_stop, trial_context
 from hpo.trainables._registry import BUILTINS, resolve_trainable, unknown_settings
 
 __all__ = [
-    "BUILTINS", "TrialContext", "report", "resolve_trainable", "should_stop", "trial_context",
-    "unknown_settings",
+    "BUILTINS", "Trainable", "TrialContext", "report", "resolve_trainable", "should_stop",
+    "trial_context", "unknown_settings",
 ]

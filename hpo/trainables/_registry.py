@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from hpo.spaces import SearchSpec
 
-Trainable = Callable[[dict[str, Any]], Any]
+#: Any ``fn(config)``; built-ins are :class:`~hpo.trainables.Trainable` instances.
+TrainableFn = Callable[[dict[str, Any]], Any]
 
 #: Built-in trainables, imported only when used.
 BUILTINS = {
@@ -22,7 +23,7 @@ BUILTINS = {
 }
 
 
-def resolve_trainable(name: str) -> Trainable:
+def resolve_trainable(name: str) -> TrainableFn:
     """The function a space's ``trainable`` names.
 
     Raises:
@@ -51,14 +52,16 @@ def resolve_trainable(name: str) -> Trainable:
     return fn
 
 
-def unknown_settings(spec: SearchSpec, fn: Trainable) -> list[str]:
+def unknown_settings(spec: SearchSpec, fn: TrainableFn) -> list[str]:
     """One message (``params.NAME: ...``) per parameter ``fn`` has no setting for.
 
-    Built-in trainables list their settings in ``fn.config_keys``; a misspelt
-    parameter would otherwise pass validation and make every trial fail. A
-    trainable without ``config_keys`` (a user's function) is not checked.
+    A :class:`~hpo.trainables.Trainable` lists its settings in ``config_keys``; a
+    misspelt parameter would otherwise pass validation and make every trial fail. A
+    plain function (a user's) is not checked.
     """
-    keys = getattr(fn, "config_keys", None)
+    from hpo.trainables._base import config_keys_of
+
+    keys = config_keys_of(fn)
     if keys is None:
         return []
     problems = []

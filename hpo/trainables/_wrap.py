@@ -14,22 +14,39 @@ CONTEXT_KEY = "__hpo__"
 
 
 def _ray_stop_requested() -> bool:
-    # Ray sets this event when it stops a trial; it is checked only inside report(),
-    # so a trainable polling it can leave mid-epoch and its actor is reused at once.
+    # Ray sets its session's stop event when it stops a trial and checks it only inside
+    # report(), so a trainable polling it can leave mid-epoch and its actor is reused at
+    # once. No public API says so: the lookup lives in hpo._compat.ray.
+    from hpo._compat.ray import tune_stop_requested
+
+    return tune_stop_requested()
+
+
+def _node_id() -> str | None:
+    """The id of the Ray node this process runs on (Ray's public runtime context)."""
     try:
-        from ray.train._internal.session import get_session
-    except ImportError:
-        return False
-    session = get_session()
-    event = getattr(session, "stop_event", None)
-    return bool(event is not None and event.is_set())
+        import ray
+
+        return str(ray.get_runtime_context().get_node_id())
+    except Exception:  # noqa: BLE001 - not in a Ray worker: no node to record
+        return None
 
 
-def _ray_report(metrics: dict[str, Any]) -> None:
+def _reporter() -> Callable[[dict[str, Any]], None]:
+    """A report function for one trial: every report names its worker and node."""
     from ray import tune
 
-    metrics.setdefault("hpo_worker", f"{socket.gethostname()}:{os.getpid()}")
-    tune.report(metrics)
+    where: dict[str, Any] = {"hpo_worker": f"{socket.gethostname()}:{os.getpid()}"}
+    node = _node_id()
+    if node is not None:
+        where["hpo_node"] = node
+
+    def report(metrics: dict[str, Any]) -> None:
+        for key, value in where.items():
+            metrics.setdefault(key, value)
+        tune.report(metrics)
+
+    return report
 
 
 def wrap_for_ray(fn: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], None]:
@@ -45,7 +62,7 @@ def wrap_for_ray(fn: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any
             cpus=float(facts.get("cpus", 1.0)),
             model=dict(facts.get("model") or {}),
             data=dict(facts.get("data") or {}),
-            reporter=_ray_report,
+            reporter=_reporter(),
             stop_check=_ray_stop_requested,
         )
         with use_context(ctx):

@@ -29,16 +29,15 @@ from __future__ import annotations
 import json
 import math
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from torch import nn
 
+from hpo.trainables._base import Trainable
 from hpo.trainables._common import (
     FINETUNE_DEFAULTS,
     StepAndReport,
     build_training,
-    file_digest,
     freeze_frozen_norms,
     prepare_model,
     resolve_config,
@@ -218,78 +217,39 @@ def fit_image_classifier(config: dict[str, Any]) -> Any:
     return model
 
 
-def train_image_classifier(config: dict[str, Any]) -> None:
-    """Fine-tune and report validation accuracy/loss ``epochs * evals_per_epoch`` times.
+class ImageClassification(Trainable):
+    """Fine-tunes an image classifier and reports validation accuracy and loss
+    ``epochs * evals_per_epoch`` times (config keys in the module docstring); an
+    unknown config key or a bad value raises ``ValueError``, quoted."""
 
-    Args:
-        config: the trial's sampled and fixed parameters (keys in the module docstring).
+    name = "image_classification"
+    default_model = "efficientnet-lite0"
+    config_keys = frozenset(DEFAULTS)
 
-    Raises:
-        ValueError: an unknown config key or a bad value, quoted.
-    """
-    fit_image_classifier(config)
+    def fit(self, config: dict[str, Any]) -> Any:
+        return fit_image_classifier(config)
 
+    def data_identity(self, data: dict[str, Any]) -> dict[str, Any]:
+        from hpo.data import load_image_data
 
-def describe(model: dict[str, Any], data: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Identity of the model and data a search will use, checked before it starts.
+        return load_image_data(data)[1]
 
-    Raises:
-        FileNotFoundError: the model or the data is not installed.
-        ValueError: the data section is invalid (unknown key, missing column).
-    """
-    from hpo.data import load_image_data
-    from hpo.trainables._models import resolve_model
+    def test_metrics(self, trained: Any, config: dict[str, Any], model: dict[str, Any],
+                     data: dict[str, Any]) -> dict[str, float]:
+        import torch
 
-    resolved = resolve_model(str(model.get("name_or_path", "efficientnet-lite0")))
-    model_id: dict[str, Any] = {**model, "resolved": resolved}
-    path = Path(resolved)
-    if path.is_file():
-        model_id["files"] = {path.name: file_digest(path)}
-    elif path.is_dir():
-        model_id["files"] = {f.name: file_digest(f) for f in sorted(path.iterdir())
-                             if f.is_file() and f.suffix in (".json", ".safetensors", ".bin")}
-    _, data_id = load_image_data(data)
-    return {"model": model_id, "data": {**data, **data_id}}
+        from hpo.data import load_image_data
 
-
-train_image_classifier.describe = describe  # type: ignore[attr-defined]
+        cfg = resolve_config(config, DEFAULTS, self.name)
+        # The test split is decoded only here, never in a search worker.
+        splits, _ = load_image_data(data)
+        images, labels = _split_tensors(splits["test"], int(cfg["image_size"]))
+        mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+        std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+        acc, loss = _evaluate(trained, images, labels, lambda x: (x - mean) / std)
+        return {"accuracy": acc, "eval_loss": loss, "examples": float(len(labels))}
 
 
-def score_test(config: dict[str, Any], model: dict[str, Any], data: dict[str, Any], *,
-               seed: int, step: int, threads: int) -> dict[str, float]:
-    """Retrain ``config`` with ``seed`` up to report ``step`` and score the test split once.
+#: The built-in ``image_classification`` trainable.
+train_image_classifier = ImageClassification()
 
-    Returns:
-        ``accuracy``, ``eval_loss`` and ``examples`` on the test split, and the
-        ``validation_accuracy`` the retrain reached at ``step``.
-    """
-    import torch
-
-    from hpo.data import load_image_data
-    from hpo.trainables._context import TrialContext, use_context
-
-    kept: dict[str, Any] = {}
-
-    def keep(trained: Any, reports: int) -> bool:
-        kept["model"] = trained
-        return reports >= step
-
-    ctx = TrialContext(seed=seed, cpus=threads, model=model, data=data, after_report=keep)
-    with use_context(ctx):
-        fit_image_classifier(config)
-    # The validation score the retrained model reached at ``step``: equal to the
-    # trial's own when the retrain reproduces it (same config, seed and threads).
-    reproduced = float(ctx.history[-1]["accuracy"]) if ctx.history else float("nan")
-    cfg = resolve_config(config, DEFAULTS, "image_classification")
-    # The test split is decoded only here, never in a search worker.
-    splits, _ = load_image_data(data)
-    images, labels = _split_tensors(splits["test"], int(cfg["image_size"]))
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    acc, loss = _evaluate(kept["model"], images, labels, lambda x: (x - mean) / std)
-    return {"accuracy": acc, "eval_loss": loss, "examples": float(len(labels)),
-            "validation_accuracy": reproduced}
-
-
-train_image_classifier.score_test = score_test  # type: ignore[attr-defined]
-train_image_classifier.config_keys = frozenset(DEFAULTS)  # type: ignore[attr-defined]

@@ -25,14 +25,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
+from hpo.trainables._base import Trainable
 from hpo.trainables._common import (
     FINETUNE_DEFAULTS,
     StepAndReport,
     build_training,
-    file_digest,
     prepare_model,
     resolve_config,
 )
@@ -205,73 +204,37 @@ def fit_text_classifier(config: dict[str, Any]) -> Any:
     return model
 
 
-def train_text_classifier(config: dict[str, Any]) -> None:
-    """Fine-tune and report validation accuracy/loss ``epochs * evals_per_epoch`` times.
+class TextClassification(Trainable):
+    """Fine-tunes a text classifier and reports validation accuracy and loss
+    ``epochs * evals_per_epoch`` times (config keys in the module docstring); an
+    unknown config key or a bad value raises ``ValueError``, quoted."""
 
-    Args:
-        config: the trial's sampled and fixed parameters (keys in the module docstring).
+    name = "text_classification"
+    default_model = "minilm-l6"
+    config_keys = frozenset(DEFAULTS)
 
-    Raises:
-        ValueError: an unknown config key or a bad value, quoted.
-    """
-    fit_text_classifier(config)
+    def fit(self, config: dict[str, Any]) -> Any:
+        return fit_text_classifier(config)
 
+    def data_identity(self, data: dict[str, Any]) -> dict[str, Any]:
+        from hpo.data import load_text_data
 
-def describe(model: dict[str, Any], data: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Identity of the model and data a search will use, checked before it starts.
+        return load_text_data(data)[1]
 
-    Raises:
-        FileNotFoundError: the model or the data is not installed.
-        ValueError: the data section is invalid (unknown key, missing column).
-    """
-    from hpo.data import load_text_data
-    from hpo.trainables._models import resolve_model
+    def test_metrics(self, trained: Any, config: dict[str, Any], model: dict[str, Any],
+                     data: dict[str, Any]) -> dict[str, float]:
+        import json
 
-    resolved = resolve_model(str(model.get("name_or_path", "minilm-l6")))
-    model_id: dict[str, Any] = {**model, "resolved": resolved}
-    folder = Path(resolved)
-    if folder.is_dir():
-        model_id["files"] = {f.name: file_digest(f) for f in sorted(folder.iterdir())
-                             if f.is_file() and f.suffix in (".json", ".safetensors", ".bin")}
-    _, data_id = load_text_data(data)
-    return {"model": model_id, "data": {**data, **data_id}}
+        from hpo.trainables._models import resolve_model
 
-
-train_text_classifier.describe = describe  # type: ignore[attr-defined]
+        model_path = resolve_model(str(model.get("name_or_path", self.default_model)))
+        cfg = resolve_config(config, DEFAULTS, self.name)
+        encoded, _ = _encoded(model_path, json.dumps(data, sort_keys=True),
+                              int(cfg["max_length"]))
+        acc, loss = _evaluate(trained, encoded["test"], _tokenizer(model_path).pad_token_id or 0)
+        return {"accuracy": acc, "eval_loss": loss, "examples": float(len(encoded["test"][1]))}
 
 
-def score_test(config: dict[str, Any], model: dict[str, Any], data: dict[str, Any], *,
-               seed: int, step: int, threads: int) -> dict[str, float]:
-    """Retrain ``config`` with ``seed`` up to report ``step`` and score the test split once.
+#: The built-in ``text_classification`` trainable.
+train_text_classifier = TextClassification()
 
-    Returns:
-        ``accuracy``, ``eval_loss`` and ``examples`` on the test split, and the
-        ``validation_accuracy`` the retrain reached at ``step``.
-    """
-    import json
-
-    from hpo.trainables._context import TrialContext, use_context
-    from hpo.trainables._models import resolve_model
-
-    kept: dict[str, Any] = {}
-
-    def keep(trained: Any, reports: int) -> bool:
-        kept["model"] = trained
-        return reports >= step
-
-    ctx = TrialContext(seed=seed, cpus=threads, model=model, data=data, after_report=keep)
-    with use_context(ctx):
-        fit_text_classifier(config)
-    # The validation score the retrained model reached at ``step``: equal to the
-    # trial's own when the retrain reproduces it (same config, seed and threads).
-    reproduced = float(ctx.history[-1]["accuracy"]) if ctx.history else float("nan")
-    model_path = resolve_model(str(model.get("name_or_path", "minilm-l6")))
-    cfg = resolve_config(config, DEFAULTS, "text_classification")
-    encoded, _ = _encoded(model_path, json.dumps(data, sort_keys=True), int(cfg["max_length"]))
-    acc, loss = _evaluate(kept["model"], encoded["test"], _tokenizer(model_path).pad_token_id or 0)
-    return {"accuracy": acc, "eval_loss": loss, "examples": float(len(encoded["test"][1])),
-            "validation_accuracy": reproduced}
-
-
-train_text_classifier.score_test = score_test  # type: ignore[attr-defined]
-train_text_classifier.config_keys = frozenset(DEFAULTS)  # type: ignore[attr-defined]

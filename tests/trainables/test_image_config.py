@@ -77,9 +77,9 @@ def test_image_folder_source(tmp_path: Path) -> None:
         for i in range(6):
             Image.new("RGB", (20 + i, 24), colour).save(tmp_path / label / f"{i}.png")
     data = {"source": str(tmp_path), "validation_size": 4, "test_size": 2}
-    from hpo.trainables.image import describe
+    from hpo.trainables.image import train_image_classifier
 
-    described = describe({"name_or_path": "efficientnet-lite0"}, data)
+    described = train_image_classifier.describe({"name_or_path": "efficientnet-lite0"}, data)
     assert described["data"]["sizes"] == {"train": 6, "validation": 4, "test": 2}
     assert described["model"]["files"]
     _, reports = _run({"strategy": "linear_probe", "batch_size": 3}, data)
