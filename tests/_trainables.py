@@ -28,3 +28,36 @@ def slow_steps(config: dict[str, Any]) -> None:
     for step in range(1, 4):
         hpo.report({"score": config["x"] * step})
         time.sleep(config["pause"])
+
+
+def random_sampler(seed: int | None = None) -> Any:
+    """A user's sampler factory (``sampler: tests._trainables:random_sampler``)."""
+    import optuna
+
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def _stop_high_x_class() -> Any:
+    from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+
+    class StopHighX(FIFOScheduler):
+        """A user's scheduler: stops every trial with x > 0.5 at step 2."""
+
+        def __init__(self, metric: str | None = None, mode: str | None = None,
+                     threshold: float = 0.5) -> None:
+            super().__init__()
+            self.threshold = threshold
+
+        def on_trial_result(self, controller: Any, trial: Any, result: dict) -> str:
+            if result.get("training_iteration") == 2 and trial.config["x"] > self.threshold:
+                return TrialScheduler.STOP
+            return TrialScheduler.CONTINUE
+
+    return StopHighX
+
+
+def __getattr__(name: str) -> Any:
+    # Built on first use, so importing this module does not import Ray.
+    if name == "StopHighX":
+        return _stop_high_x_class()
+    raise AttributeError(name)

@@ -130,7 +130,7 @@ def run_search(
             # that runs is made once this run's number on the study is known.
             warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
             make_sampler(spec.sampler, seed)
-        scheduler = make_scheduler(spec.scheduler, spec, spec.budget.max_steps)
+        make_scheduler(spec.scheduler, spec, spec.budget.max_steps)  # options checked early
         from hpo.trainables._base import describe_of
 
         describe = describe_of(trainable)
@@ -146,7 +146,7 @@ def run_search(
         deadline = None if time_budget is None else t0 + _working_time(time_budget)
         ledger = Ledger(study, spec, define_by_run(spec), trials, deadline, storage=store,
                         lock=lock, driver=run.driver, stale_after=stale_after)
-        scheduler.ledger = ledger  # type: ignore[attr-defined]
+        scheduler = make_scheduler(spec.scheduler, spec, spec.budget.max_steps, ledger)
         return scheduler, ledger, run
 
     run = None

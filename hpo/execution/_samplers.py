@@ -1,7 +1,9 @@
-"""Optuna samplers by name, imported lazily."""
+"""Optuna samplers by name (see :mod:`hpo.execution._registry`), imported lazily."""
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -53,28 +55,58 @@ def _nsga2(opts: dict[str, Any]) -> optuna.samplers.BaseSampler:
     return optuna.samplers.NSGAIISampler(**opts)
 
 
-SAMPLERS = {
+FACTORIES = {
     "tpe": _tpe, "random": _random, "gp": _gp, "cmaes": _cmaes, "qmc": _qmc, "nsga2": _nsga2,
 }
 
 
 def make_sampler(component: Component, seed: int | None = None) -> optuna.samplers.BaseSampler:
-    """The Optuna sampler named by ``component``.
+    """The Optuna sampler named by ``component``: a built-in or ``module:attr``.
 
     Raises:
         ValueError: unknown name, or options the sampler does not take.
     """
-    factory = SAMPLERS.get(component.name)
-    if factory is None:
-        raise ValueError(
-            f"unknown sampler {component.name!r}; choose one of {', '.join(SAMPLERS)}"
-        )
+    from hpo.execution._registry import is_import_path, load_attr, name_error
+
+    problem = name_error("sampler", component.name)
+    if problem is not None:
+        raise ValueError(problem)
     opts = dict(component.options)
-    if seed is not None:  # a run's own seed (see hpo.execution._runs) beats the space's
-        opts["seed"] = seed
+    if is_import_path(component.name):
+        factory = _user_factory(component.name)
+        if seed is not None and _takes_seed(load_attr("sampler", component.name)):
+            opts["seed"] = seed
+    else:
+        factory = FACTORIES[component.name]
+        if seed is not None:  # a run's own seed (see hpo.execution._runs) beats the space's
+            opts["seed"] = seed
     try:
         return factory(opts)
     except TypeError as exc:
         raise ValueError(
             f"sampler {component.name!r}: bad options {component.options!r}: {exc}"
         ) from exc
+
+
+def _user_factory(path: str) -> Callable[[dict[str, Any]], optuna.samplers.BaseSampler]:
+    from hpo.execution._registry import load_attr
+
+    target = load_attr("sampler", path)
+
+    def build(opts: dict[str, Any]) -> optuna.samplers.BaseSampler:
+        import optuna
+
+        sampler = target(**opts)
+        if not isinstance(sampler, optuna.samplers.BaseSampler):
+            raise ValueError(f"sampler {path!r} made {type(sampler).__name__}, "
+                             "not an optuna.samplers.BaseSampler")
+        return sampler
+
+    return build
+
+
+def _takes_seed(target: Any) -> bool:
+    try:
+        return "seed" in inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        return False

@@ -38,7 +38,7 @@ TIME_ATTR = "training_iteration"
 
 
 class _Explaining:
-    """Mixin over a Ray scheduler; ``ledger`` and ``hpo_name`` are set after construction.
+    """Mixin over a Ray scheduler; ``make_scheduler`` gives it ``ledger`` and ``hpo_name``.
 
     ``_hpo_seen`` maps each trial id to the ``(step, value)`` pairs handed to Ray's
     scheduler, in order: the same results Ray itself records, with the same values.
@@ -245,25 +245,38 @@ def _fifo_class() -> type:
     return CheckedFIFO
 
 
-def make_scheduler(component: Component, spec: SearchSpec, max_steps: int) -> TrialScheduler:
-    """The Ray scheduler named by ``component`` (asha, hyperband, median or fifo).
+def make_scheduler(component: Component, spec: SearchSpec, max_steps: int,
+                   ledger: Ledger | None = None) -> TrialScheduler:
+    """The Ray scheduler named by ``component``: asha, hyperband, median, fifo, or a
+    user's ``module:attr`` (a Ray ``TrialScheduler`` subclass, given ``metric``, ``mode``
+    and the options; hpo records its stops like those of its own schedulers).
 
-    Its ``ledger`` attribute must be set before the search starts.
+    Args:
+        ledger: where stop decisions and bad values are recorded; None only to check
+            the options before the study is opened (such a scheduler cannot run).
 
     Raises:
         ValueError: unknown name or options the scheduler does not take.
     """
+    from hpo.execution._registry import is_import_path, load_attr, name_error
+
     metric = spec.objective.metric
     mode = "max" if spec.objective.sign > 0 else "min"
     opts = dict(component.options)
     name = component.name
+    problem = name_error("scheduler", name)
+    if problem is not None:
+        raise ValueError(problem)
     try:
-        if name in ("asha", "hyperband"):
+        if is_import_path(name):
+            sched: Any = _user_class(name, load_attr("scheduler", name))(
+                metric=metric, mode=mode, max_steps=max_steps, **opts)
+        elif name in ("asha", "hyperband"):
             opts.setdefault("grace_period", 1)
             opts.setdefault("reduction_factor", 2)
             if name == "hyperband":
                 opts.setdefault("brackets", 3)
-            sched: Any = _asha_class()(
+            sched = _asha_class()(
                 time_attr=TIME_ATTR, metric=metric, mode=mode, max_t=max_steps, **opts
             )
         elif name == "median":
@@ -281,7 +294,26 @@ def make_scheduler(component: Component, spec: SearchSpec, max_steps: int) -> Tr
     except TypeError as exc:
         raise ValueError(f"scheduler {name!r}: bad options {component.options!r}: {exc}") from exc
     sched.hpo_name = name
+    if ledger is not None:
+        sched.ledger = ledger
     return sched
+
+
+def _user_class(path: str, cls: Any) -> type:
+    from ray.tune.schedulers import TrialScheduler
+
+    if not (isinstance(cls, type) and issubclass(cls, TrialScheduler)):
+        raise ValueError(f"scheduler {path!r} is not a ray.tune.schedulers.TrialScheduler "
+                         "subclass")
+
+    class Explained(_Explaining, cls):  # type: ignore[misc, valid-type]
+        def __init__(self, *, metric: str, mode: str, max_steps: int, **opts: Any) -> None:
+            super().__init__(metric=metric, mode=mode, **opts)
+            # Stops at or past max_steps finish a trial rather than prune it.
+            self._hpo_setup(metric, mode, max_steps)
+
+    Explained.__name__ = f"Explained{cls.__name__}"
+    return Explained
 
 
 def _fmt(value: object) -> str:

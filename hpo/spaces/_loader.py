@@ -93,8 +93,8 @@ class _Reader:
             trainable = ""
         params = self.read_params(doc.get("params"))
         objective = self.read_objective(doc.get("objective"))
-        sampler = self.read_component("sampler", doc.get("sampler", "tpe"), SAMPLERS)
-        scheduler = self.read_component("scheduler", doc.get("scheduler", "asha"), SCHEDULERS)
+        sampler = self.read_component("sampler", doc.get("sampler", SAMPLERS[0]))
+        scheduler = self.read_component("scheduler", doc.get("scheduler", SCHEDULERS[0]))
         budget = self.read_budget(doc.get("budget", {}))
         concurrency = self.positive_int("concurrency", doc.get("concurrency", 1))
         resources = self.read_resources(doc.get("resources", {}))
@@ -154,18 +154,21 @@ class _Reader:
             tiebreak = None
         return Objective(metric, str(direction), str(mode), tiebreak, str(tb_direction))
 
-    def read_component(self, field: str, value: Any, known: tuple[str, ...]) -> Component:
+    def read_component(self, field: str, value: Any) -> Component:
+        from hpo.execution._registry import SAMPLERS, SCHEDULERS, name_error
+
+        default = (SAMPLERS if field == "sampler" else SCHEDULERS)[0]
         if isinstance(value, str):
             value = {"name": value}
         if not isinstance(value, dict):
             self.bad(field, f"must be a name or a mapping with 'name', got {value!r}")
-            return Component(known[0])
+            return Component(default)
         for key in sorted(set(value) - {"name", "options"}):
             self.bad(f"{field}.{key}", "unknown key; known keys: name, options")
-        name = value.get("name", known[0])
-        if name not in known:
-            self.bad(f"{field}.name",
-                     f"unknown {field} {name!r}; choose one of {', '.join(known)}")
+        name = value.get("name", default)
+        problem = name_error(field, name)
+        if problem is not None:
+            self.bad(f"{field}.name", problem)
         options = self.mapping(f"{field}.options", value.get("options", {}))
         return Component(str(name), dict(options))
 

@@ -7,10 +7,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from hpo.execution._registry import SAMPLERS, SCHEDULERS  # noqa: F401 - re-exported
 from hpo.spaces._params import Param
 
-SAMPLERS = ("tpe", "random", "gp", "cmaes", "qmc", "nsga2")
-SCHEDULERS = ("asha", "hyperband", "median", "fifo")
 VALUE_MODES = ("best", "last")
 DIRECTIONS = ("maximize", "minimize")
 

@@ -251,3 +251,21 @@ def test_enqueued_configs_run_first(synthetic_space: Callable[..., Path], sqlite
     assert (trials[2].params["x"], trials[2].params["y"]) == (0.3, 0.6)
     assert trials[3].params["x"] == 0.9 and 0.0 <= trials[3].params["y"] <= 1.0
     assert trials[2].value == pytest.approx(1.0)  # the synthetic optimum, as enqueued
+
+
+def test_user_sampler_and_scheduler_by_module_path(
+    synthetic_space: Callable[..., Path], sqlite_url: str
+) -> None:
+    path = synthetic_space(
+        trials=6, steps=3, sleep=0,
+        sampler="tests._trainables:random_sampler",
+        scheduler="{name: 'tests._trainables:StopHighX', options: {threshold: 0.5}}")
+    run_search(load_space(path), storage=sqlite_url, progress=False)
+    trials = _trials(sqlite_url)
+    assert len(trials) == 6
+    for t in trials:
+        if t.params["x"] > 0.5:
+            assert t.state == TrialState.PRUNED and t.user_attrs[attrs.STEP] == 2
+            assert t.user_attrs[attrs.STOP]["by"] == "tests._trainables:StopHighX"
+        else:
+            assert t.state == TrialState.COMPLETE and t.user_attrs[attrs.STEP] == 3
