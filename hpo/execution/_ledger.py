@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hpo.execution._claims import claim_trial, counts_as_done, uses_budget
+from hpo.execution._clock import Clock, WallClock
 from hpo.execution._liveness import DEFAULT_STALE_AFTER_S, repair_stale
 from hpo.execution._runs import trial_seed
 from hpo.execution._store_writer import StoreWriter
@@ -101,6 +102,7 @@ class Ledger:
             process, for one driver).
         driver: this driver's name, stamped on its trials.
         stale_after: seconds of silence after which a trial's driver counts as dead.
+        clock: what the deadline is checked against (the wall clock by default).
     """
 
     def __init__(
@@ -115,6 +117,7 @@ class Ledger:
         lock: StudyLock | None = None,
         driver: str = "",
         stale_after: float = DEFAULT_STALE_AFTER_S,
+        clock: Clock | None = None,
     ) -> None:
         self.study = study
         self.spec = spec
@@ -123,6 +126,7 @@ class Ledger:
         self.value_mode = spec.objective.value
         self.sample = sample
         self.deadline = deadline
+        self.clock: Clock = clock if clock is not None else WallClock()
         self.total = total_trials
         self.storage = storage
         self.lock = lock if lock is not None else _process_lock()
@@ -184,7 +188,7 @@ class Ledger:
             if trial is None:
                 return None
             self.started += 1
-            entry = Entry(trial=trial, started=time.time())
+            entry = Entry(trial=trial, started=self.clock.time())
             self.entries[ray_id] = entry
             self.counts.running += 1
         config = self.sample(trial)
@@ -208,7 +212,7 @@ class Ledger:
         return full
 
     def deadline_passed(self) -> bool:
-        return self.deadline is not None and time.time() >= self.deadline
+        return self.deadline is not None and self.clock.time() >= self.deadline
 
     def entry(self, ray_id: str) -> Entry | None:
         return self.entries.get(ray_id)

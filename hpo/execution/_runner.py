@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hpo.execution._clock import working_time
 from hpo.execution._liveness import DEFAULT_STALE_AFTER_S
 from hpo.execution._stop_signals import SearchInterrupted, StopSignals
 from hpo.execution._test_score import score_best
@@ -143,7 +144,7 @@ def run_search(
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
             study.sampler = make_sampler(spec.sampler, run.seed)
-        deadline = None if time_budget is None else t0 + _working_time(time_budget)
+        deadline = None if time_budget is None else t0 + working_time(time_budget)
         ledger = Ledger(study, spec, define_by_run(spec), trials, deadline, storage=store,
                         lock=lock, driver=run.driver, stale_after=stale_after)
         scheduler = make_scheduler(spec.scheduler, spec, spec.budget.max_steps, ledger)
@@ -241,12 +242,6 @@ class _Background:
         if self._error is not None:
             raise self._error
         return self._value
-
-
-def _working_time(budget: float) -> float:
-    # Leave room for stopping trials and shutting Ray down, so the call as a whole
-    # ends within the budget rather than a teardown after it.
-    return max(budget * 0.5, budget - min(0.02 * budget + 2.0, 15.0))
 
 
 def _fit(spec: SearchSpec, trainable: Any, ledger: Any, scheduler: Any, concurrency: int,

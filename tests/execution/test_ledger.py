@@ -9,6 +9,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from hpo.execution._clock import SimulatedClock, working_time
 from hpo.execution._ledger import Ledger, bad_value_reason
 from hpo.execution._study_lock import StudyLock
 from hpo.spaces import define_by_run, parse_space
@@ -141,8 +142,23 @@ def test_budget_and_deadline_limit_new_trials(sqlite_url: str) -> None:
     ledger = _ledger(sqlite_url, total=2)
     assert ledger.start("a") and ledger.start("b")
     assert ledger.start("c") is None
-    late = _ledger(sqlite_url, total=5, deadline=time.time() - 1, name="late")
-    assert late.start("a") is None
+    clock = SimulatedClock()
+    timed = _ledger(sqlite_url, total=5, deadline=clock.time() + 60, name="timed")
+    timed.clock = clock
+    assert timed.start("a") is not None and not timed.should_end()
+    clock.advance(59.9)
+    assert timed.start("b") is not None
+    clock.advance(0.1)  # the deadline itself: nothing starts any more
+    assert timed.should_end() and timed.start("c") is None
+    timed.interrupted = "SIGINT"
+    assert timed.should_end()
+
+
+@pytest.mark.parametrize(("budget", "working"), [
+    (10.0, 7.8), (60.0, 56.8), (600.0, 586.0), (3600.0, 3585.0), (2.0, 1.0)])
+def test_working_time_leaves_room_to_stop(budget: float, working: float) -> None:
+    # 2 % + 2 s for stopping trials and Ray, at most 15 s, never more than half.
+    assert working_time(budget) == pytest.approx(working)
 
 
 def test_resume_counts_finished_and_fails_only_stale_trials(sqlite_url: str) -> None:

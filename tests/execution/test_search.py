@@ -92,12 +92,10 @@ def test_time_budget_stops_running_trials_as_pruned(
     synthetic_space: Callable[..., Path], sqlite_url: str
 ) -> None:
     spec = load_space(synthetic_space(trials=50, steps=100, sleep=0.2, scheduler="fifo"))
-    budget = 12.0
-    t0 = time.time()
-    result = run_search(spec, storage=sqlite_url, progress=False, time_budget=budget)
-    elapsed = time.time() - t0
+    # How the deadline is computed and checked is tested in simulated time
+    # (test_ledger.py); here, that a real search honours it and records the cut.
+    result = run_search(spec, storage=sqlite_url, progress=False, time_budget=12.0)
     assert result.stopped_by_budget
-    assert elapsed <= budget * 1.05, f"search took {elapsed:.1f} s for a {budget} s budget"
     trials = _trials(sqlite_url)
     assert trials and not [t for t in trials if t.state == TrialState.RUNNING]
     cut = [t for t in trials if t.user_attrs.get(attrs.STOP, {}).get("by") == "budget"]
