@@ -13,7 +13,8 @@ from hpo.dashboard._extract import ParamAxis, ParamData, _finite
 from hpo.dashboard._store import StudySnapshot
 from hpo.storage import attrs
 
-EVALUATORS = ("ped-anova", "fanova", "mean-decrease-impurity")
+EVALUATORS = ("ped-anova", "fanova", "mean-decrease-impurity")  # the pages list these too
+DEFAULT_EVALUATOR = EVALUATORS[0]
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ def _evaluator(name: str) -> Any:
     raise ValueError(f"importance evaluator {name!r} is not one of {list(EVALUATORS)}")
 
 
-def importance(snap: StudySnapshot, evaluator: str = "ped-anova",
+def importance(snap: StudySnapshot, evaluator: str = DEFAULT_EVALUATOR,
                objective: int = 0) -> Importance:
     """Parameter importance of objective ``objective`` by one of Optuna's evaluators.
 

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from hpo.dashboard._extract import STATES
 from hpo.dashboard._store import StudySnapshot
 
+# The panels a comparison can show, in page order (the page takes this list from the server).
 COMPARE_PANELS = ("summary", "best_vs_time", "best_vs_compute", "best_configs", "importance")
-STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
 _KEYS = {"title", "description", "studies", "panels", "filters", "refresh_s",
          "importance_evaluator"}
 _FILTER_KEYS = {"states", "trials", "params"}
@@ -134,7 +135,7 @@ def parse_dashboard(raw: Any, path: str = "<dashboard>") -> Dashboard:
     Raises:
         ConfigError: a field is missing, unknown or has a bad value.
     """
-    from hpo.dashboard._analysis import EVALUATORS
+    from hpo.dashboard._analysis import DEFAULT_EVALUATOR, EVALUATORS
 
     if not isinstance(raw, dict):
         raise _fail(path, "<top level>", raw, "expected a mapping")
@@ -149,7 +150,7 @@ def parse_dashboard(raw: Any, path: str = "<dashboard>") -> Dashboard:
     if isinstance(refresh, bool) or not isinstance(refresh, (int, float)) or not \
             0 <= refresh <= 3600:
         raise _fail(path, "refresh_s", refresh, "expected seconds between 0 (off) and 3600")
-    ev = raw.get("importance_evaluator", "ped-anova")
+    ev = raw.get("importance_evaluator", DEFAULT_EVALUATOR)
     if ev not in EVALUATORS:
         raise _fail(path, "importance_evaluator", ev, f"not one of {list(EVALUATORS)}")
     for key in ("title", "description"):

@@ -10,14 +10,13 @@ from hpo.dashboard._views import STUDY_PANELS, Views
 
 
 def render_report(store: Store, study: str) -> str:
-    """The HTML of a static report of ``study``: data, plotly.js and script all inline.
+    """The HTML of a static report of ``study``: data, plotly.js, script and style inline.
 
     Raises:
         StoreError: no study has that name.
     """
     from plotly.offline import get_plotlyjs
 
-    from hpo.dashboard._app_js import APP_JS
     from hpo.dashboard._pages import page
 
     views = Views(store)
@@ -28,7 +27,7 @@ def render_report(store: Store, study: str) -> str:
         data["figures"][f"curves:{metric}"] = extra["figures"]["curves"]
     cfg = {"page": "study", "study": study, "static": True, "data": data, "root": "#",
            "home": "#", "refresh_s": 0}
-    return page(f"{study} · hpo report", cfg, APP_JS, None, plotly_inline=get_plotlyjs())
+    return page(f"{study} · hpo report", cfg, None, plotly_inline=get_plotlyjs())
 
 
 def write_report(url: str, study: str, out: str | Path) -> Path:

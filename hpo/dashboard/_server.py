@@ -12,6 +12,8 @@ Routes (all GET)::
     /api/compare?study=a&study=b&panel=best_vs_time[&dashboard=1]
     /api/revision?study=a[&study=b]   cheap change counters for live polling
     /static/plotly.min.js  the plotly.js bundled with the plotly package
+    /static/app.js, /static/logic.js, /static/app.css   the pages' script and style
+                           (package data in hpo/dashboard/static/; see _pages)
 
 Binding to anything but loopback requires a token; requests then carry it as
 ``?token=`` (which also sets a cookie), a cookie, or ``Authorization: Bearer``.
@@ -31,6 +33,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from hpo.dashboard import _pages
+from hpo.dashboard._analysis import DEFAULT_EVALUATOR
 from hpo.dashboard._config import COMPARE_PANELS, Dashboard, Filters
 from hpo.dashboard._store import Store, StoreError, default_storage_url
 from hpo.dashboard._views import STUDY_PANELS, Views
@@ -146,6 +150,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, srv.plotly_js(), "application/javascript",
                        {"Cache-Control": "public, max-age=86400"})
             return
+        if path.startswith("/static/"):
+            name = path[len("/static/"):]
+            if name not in _pages.ASSETS:
+                self._error(404, f"no static file {name!r}")
+                return
+            # Pages link these with ?v=<digest of their contents>: a changed file has a
+            # new URL, so browsers may keep this one.
+            self._send(200, _pages.asset(name), _pages.CONTENT_TYPES[name[name.rfind("."):]],
+                       {"Cache-Control": "public, max-age=86400"})
+            return
         if path.startswith("/api/"):
             self._api(path[5:], query)
             return
@@ -169,12 +183,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, f"no page {path!r}")
 
     def _html(self, cfg: dict[str, Any], extra: dict[str, str]) -> None:
-        from hpo.dashboard._app_js import APP_JS
-        from hpo.dashboard._pages import page
-
         cfg = {"root": "/", "home": "/studies", "refresh_s": self.server.refresh_s, **cfg}
         title = cfg.get("study") or cfg.get("title") or "hpo studies"
-        self._send(200, page(str(title), cfg, APP_JS, "/static/plotly.min.js"),
+        self._send(200, _pages.page(str(title), cfg, "/static/"),
                    "text/html; charset=utf-8", extra)
 
     def _api(self, what: str, query: dict[str, list[str]]) -> None:
@@ -200,7 +211,8 @@ class _Handler(BaseHTTPRequestHandler):
                 if p not in COMPARE_PANELS:
                     raise ValueError(f"unknown panel {p!r}; choose from {list(COMPARE_PANELS)}")
             body = srv.views.compare(names, panels, board.filters if board else Filters(),
-                                     board.importance_evaluator if board else "ped-anova")
+                                     board.importance_evaluator if board
+                                     else DEFAULT_EVALUATOR)
         elif what == "revision":
             names = srv.dashboard_studies() if one.get("dashboard") and srv.dashboard \
                 else self._names(query)
@@ -258,6 +270,7 @@ class DashboardServer(ThreadingHTTPServer):
         self._plotly: bytes | None = None
         self._plotly_lock = threading.Lock()
         self.plotly_js()  # read before listening: the first page needs it at once
+        _pages.assets_version()  # reads the static files: a missing one fails here, not later
         _warm_plotly()
         super().__init__((host, port), _Handler)
         # Read every study once in the background so the first page view finds them cached.

@@ -17,8 +17,9 @@ from hpo.dashboard import _analysis, _compare, _extract, _figures, _timeline
 from hpo.dashboard._config import Filters
 from hpo.dashboard._store import Store, StudySnapshot
 
-STUDY_PANELS = ("history", "history_time", "curves", "parallel", "importance", "slice",
-                "contour", "pareto", "timeline")
+# The panels of a study page, in page order (the page takes this list from the server).
+STUDY_PANELS = ("history", "history_time", "curves", "timeline", "parallel", "slice",
+                "importance", "contour", "pareto")
 
 
 def _num(x: Any) -> Any:
@@ -57,7 +58,7 @@ def study_figure(snap: StudySnapshot, panel: str, opts: dict[str, str]) -> Any:
     if panel == "slice":
         return _figures.slice_figure(_extract.param_data(snap))
     if panel == "importance":
-        imp = _analysis.importance(snap, opts.get("evaluator") or "ped-anova")
+        imp = _analysis.importance(snap, opts.get("evaluator") or _analysis.DEFAULT_EVALUATOR)
         return _figures.importance_figure([imp])
     if panel == "contour":
         data = _extract.param_data(snap)
@@ -158,7 +159,7 @@ class Views:
         return "".join(parts)
 
     def compare(self, names: list[str], panels: list[str], filters: Filters | None = None,
-                evaluator: str = "ped-anova") -> str:
+                evaluator: str = _analysis.DEFAULT_EVALUATOR) -> str:
         """JSON of a comparison of ``names``: summaries, progress, best configs, importance."""
         filters = filters or Filters()
         snaps = [filters.apply(self.store.snapshot(n)) for n in names]
