@@ -47,22 +47,25 @@ def importance(snap: StudySnapshot, evaluator: str = DEFAULT_EVALUATOR,
         ValueError: ``evaluator`` is not one of :data:`EVALUATORS`.
     """
     import optuna
+    from optuna.study import StudyDirection
     from optuna.trial import FrozenTrial, TrialState
 
     ev = _evaluator(evaluator)
-    done = [r for r in snap.trials if r.state == "COMPLETE" and r.values
+    # (record, its values): the values checked present here, so typed as present below.
+    done = [(r, r.values) for r in snap.trials if r.state == "COMPLETE" and r.values
             and all(_finite(v) for v in r.values) and r.params]
     if len(done) < 2:
         return Importance(evaluator, len(done), (), "needs at least 2 completed trials")
     directions = snap.meta.directions or ("minimize",)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    study = optuna.create_study(directions=list(directions))
+    # The store keeps Optuna's direction names in lower case ("minimize", "maximize").
+    study = optuna.create_study(directions=[StudyDirection[d.upper()] for d in directions])
     stamp = datetime.datetime(2000, 1, 1)  # evaluators ignore times; Optuna requires them
     study.add_trials([
-        FrozenTrial(number=r.number, state=TrialState.COMPLETE, value=None, values=list(r.values),
+        FrozenTrial(number=r.number, state=TrialState.COMPLETE, value=None, values=list(values),
                     datetime_start=stamp, datetime_complete=stamp, params=r.params,
                     distributions=r.distributions, user_attrs={}, system_attrs={},
-                    intermediate_values={}, trial_id=r.trial_id) for r in done])
+                    intermediate_values={}, trial_id=r.trial_id) for r, values in done])
     # With a target, evaluators assume lower is better: flip maximised objectives.
     sign = -1.0 if directions[objective] == "maximize" else 1.0
     target = None if len(directions) == 1 else (lambda t: sign * t.values[objective])
@@ -160,17 +163,18 @@ def pareto(snap: StudySnapshot, first: int = 0, second: int = 1) -> Pareto | Non
     dirs = snap.meta.directions
     if len(dirs) < 2:
         return None
-    done = [r for r in snap.trials if r.state == "COMPLETE" and r.values and len(r.values) > 1
+    # (number, first objective, second objective) of each completed trial that has both.
+    done = [(r.number, r.values[first], r.values[second]) for r in snap.trials
+            if r.state == "COMPLETE" and r.values and len(r.values) > 1
             and _finite(r.values[first]) and _finite(r.values[second])]
     sign = [1.0 if dirs[i] == "minimize" else -1.0 for i in (first, second)]
     # Sweep in order of the first objective (to be minimised after sign flip): a point is on
     # the front when it beats every earlier point on the second objective.
-    order = sorted(range(len(done)), key=lambda i: (sign[0] * done[i].values[first],
-                                                    sign[1] * done[i].values[second]))
+    order = sorted(range(len(done)), key=lambda i: (sign[0] * done[i][1], sign[1] * done[i][2]))
     front = [False] * len(done)
     best_b = math.inf
     for i in order:
-        b = sign[1] * done[i].values[second]
+        b = sign[1] * done[i][2]
         if b < best_b:
             front[i] = True
             best_b = b
@@ -179,6 +183,5 @@ def pareto(snap: StudySnapshot, first: int = 0, second: int = 1) -> Pareto | Non
         names = (str(metric[first]), str(metric[second]))
     else:
         names = (f"objective {first}", f"objective {second}")
-    return Pareto(names, (dirs[first], dirs[second]), tuple(r.number for r in done),
-                  tuple(r.values[first] for r in done), tuple(r.values[second] for r in done),
-                  tuple(front))
+    return Pareto(names, (dirs[first], dirs[second]), tuple(d[0] for d in done),
+                  tuple(d[1] for d in done), tuple(d[2] for d in done), tuple(front))

@@ -97,7 +97,7 @@ def _filters(path: str, raw: Any) -> Filters:
         if key not in _FILTER_KEYS:
             raise _fail(path, f"filters.{key}", raw[key],
                         f"unknown filter; use {sorted(_FILTER_KEYS)}")
-    states = STATES
+    states: tuple[str, ...] = STATES
     if "states" in raw:
         states = _str_list(path, "filters.states", raw["states"], STATES)
     trials: tuple[int | None, int | None] = (None, None)

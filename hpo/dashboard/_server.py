@@ -311,7 +311,9 @@ class DashboardServer(ThreadingHTTPServer):
     def url(self) -> str:
         """Address to open in a browser."""
         host, port = self.server_address[:2]
-        return f"http://{host if ':' not in str(host) else f'[{host}]'}:{port}/"
+        if isinstance(host, (bytes, bytearray)):  # typeshed allows bytes; the bind was a str
+            host = host.decode("ascii")
+        return f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
 
 
 def serve(url: str | None, host: str = "127.0.0.1", port: int = 8080, token: str | None = None,

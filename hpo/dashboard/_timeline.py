@@ -57,8 +57,11 @@ def _pack(items: list[tuple[float, float, int]]) -> list[int]:
 def timeline(snap: StudySnapshot, now: float | None = None) -> Timeline:
     """Trials per worker (or packed lanes per host when workers are many)."""
     now = time.time() if now is None else now
-    recs = [r for r in snap.trials if r.start is not None]
-    ends = [r.complete if r.complete is not None else now for r in recs]
+    runs = [(r, r.start, r.complete if r.complete is not None else now)
+            for r in snap.trials if r.start is not None]
+    recs = [r for r, _, _ in runs]
+    starts = [s for _, s, _ in runs]  # the start of recs[i], known to be there
+    ends = [e for _, _, e in runs]
     workers = [str(r.user_attrs.get(attrs.WORKER) or "unknown") for r in recs]
     packed = len(set(workers)) > MAX_WORKER_ROWS
     if packed:
@@ -66,12 +69,12 @@ def timeline(snap: StudySnapshot, now: float | None = None) -> Timeline:
         labels = [""] * len(recs)
         for host in sorted(set(hosts)):
             idx = [i for i, h in enumerate(hosts) if h == host]
-            lane = _pack([(recs[i].start, ends[i], j) for j, i in enumerate(idx)])
+            lane = _pack([(starts[i], ends[i], j) for j, i in enumerate(idx)])
             for j, i in enumerate(idx):
                 labels[i] = f"{host} #{lane[j] + 1}"
     else:
         labels = workers
-    bars = tuple(Bar(r.number, labels[i], r.start, ends[i], r.state, stop_note(r))
+    bars = tuple(Bar(r.number, labels[i], starts[i], ends[i], r.state, stop_note(r))
                  for i, r in enumerate(recs))
 
     def lane_key(lane: str) -> tuple[str, int]:
@@ -79,7 +82,9 @@ def timeline(snap: StudySnapshot, now: float | None = None) -> Timeline:
         return (head, int(tail)) if tail.isdigit() else (lane, 0)
 
     events = sorted([(b.start, 1) for b in bars] + [(b.end, -1) for b in bars])
-    ts, ns, n = [], [], 0
+    ts: list[float] = []
+    ns: list[int] = []
+    n = 0
     for t, d in events:
         n += d
         if ts and ts[-1] == t:
