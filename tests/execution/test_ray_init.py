@@ -1,8 +1,20 @@
-"""Starting Ray: Tune's per-actor variables live in the workers' environment instead."""
+"""Starting or joining Ray: which instance, what travels to the workers, clear refusals."""
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
 import pytest
+
+from hpo.execution import _ray_init, _ray_instances
 
 
 def test_tune_leaves_out_actor_variables_the_started_workers_have(ray_cluster: None) -> None:
@@ -34,70 +46,186 @@ def test_tune_keeps_a_variable_that_changed_since_the_workers_started(
         assert "RAY_TRAIN_V2_ENABLED" in class_cache.ENV_VARS_TO_PROPAGATE
 
 
-def test_quick_node_wait_finds_a_registered_raylet_and_puts_rays_lookup_back(
-        ray_cluster: None) -> None:
-    import time
-
-    import ray
-    import ray._private.services as services
-
-    from hpo.execution._ray_init import _quick_node_wait
-
-    original = services.get_node
-    node = ray._private.worker.global_worker.node
-    with _quick_node_wait():
-        assert services.get_node is not original
-        started = time.monotonic()
-        info = services.get_node(node.gcs_address, node.node_id)
-        waited = time.monotonic() - started
-    assert services.get_node is original
-    assert info["node_id"] == node.node_id
-    assert waited < 0.5  # registered already: no one-second retry step
-
-
-def test_local_start_retries_socket_connections_quickly_with_the_same_patience() -> None:
-    from hpo.execution._ray_init import START_CONFIG
-
-    step = START_CONFIG["raylet_client_connect_timeout_milliseconds"]
-    tries = START_CONFIG["raylet_client_num_connect_attempts"]
-    assert step <= 50
-    assert step * tries >= 10_000  # Ray's default: 10 tries, 1 s apart
-
-
-def _imported(names: tuple[str, ...]) -> list[str]:
-    import sys
-
-    return [name for name in names if name in sys.modules]
-
-
-def test_workers_of_the_instance_import_what_trial_actors_need_before_taking_work(
-        ray_cluster: None) -> None:
+def test_ray_status_works_against_the_instance_hpo_starts(ray_cluster: None) -> None:
     import ray
 
-    from hpo.execution._ray_init import TRIAL_MODULES
+    address = ray.get_runtime_context().gcs_address
+    # The instance runs Ray's usual processes (autoscaler monitor included): `ray status`
+    # answers. Token mode as Ray set it for this process's instance (RAY_AUTH_MODE=token).
+    env = {**os.environ, "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "token")}
+    ray_cli = Path(sys.executable).with_name("ray")
+    deadline = time.monotonic() + 30
+    while True:
+        out = subprocess.run([str(ray_cli), "status", "--address", address], env=env,
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr[-2000:]
+        if "Resources" in out.stdout or time.monotonic() > deadline:
+            break
+        time.sleep(1)  # the monitor publishes its first status a few seconds in
+    assert "Resources" in out.stdout, out.stdout
 
-    # A runtime environment of its own gives the task a fresh worker process, one
-    # that has run nothing before it.
-    fresh = ray.remote(runtime_env={"env_vars": {"HPO_FRESH_WORKER": "1"}})(_imported)
-    assert ray.get(fresh.remote(TRIAL_MODULES), timeout=120) == list(TRIAL_MODULES)
+
+class _FakeInit:
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def __call__(self, **kwargs: Any) -> Any:
+        self.calls.append(kwargs)
+
+        class Context:
+            address_info = {"session_dir": None, "gcs_address": None}
+
+        return Context()
 
 
-def test_the_instance_started_here_runs_no_monitor_api_server_or_log_monitor(
-        ray_cluster: None) -> None:
+@pytest.fixture
+def fake_ray(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[_FakeInit]:
+    """ensure_ray with ``ray.init`` recorded instead of run; the real state is put back."""
     import ray
-    from ray._private import ray_constants
-    from ray._private.node import Node
 
-    from hpo.execution._ray_init import _lean_head
+    fake = _FakeInit()
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", fake)
+    monkeypatch.setenv("HPO_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(_ray_init, "_check_cluster", lambda target: "10.0.0.1:6379")
+    saved = dict(_ray_init._WORKER_ENV)
+    yield fake
+    _ray_init._WORKER_ENV.clear()
+    _ray_init._WORKER_ENV.update(saved)
 
-    node = ray._private.worker._global_node
-    kinds = set(node.all_processes)
-    assert ray_constants.PROCESS_TYPE_RAYLET in kinds
-    assert not kinds & {ray_constants.PROCESS_TYPE_MONITOR, ray_constants.PROCESS_TYPE_DASHBOARD,
-                        ray_constants.PROCESS_TYPE_LOG_MONITOR}
-    before = {name: Node.__dict__[name]
-              for name in ("start_monitor", "start_api_server", "start_log_monitor")}
-    with _lean_head(log_monitor=True):
-        assert Node.__dict__["start_monitor"] is not before["start_monitor"]
-        assert Node.__dict__["start_log_monitor"] is before["start_log_monitor"]
-    assert {name: Node.__dict__[name] for name in before} == before
+
+def test_without_an_address_hpo_starts_its_own_instance_explicitly(fake_ray: _FakeInit) -> None:
+    assert _ray_init.ensure_ray(num_cpus=2) is True
+    (call,) = fake_ray.calls
+    # "local": never the cluster a `ray start` on this machine recorded.
+    assert call["address"] == "local"
+    assert call["num_cpus"] == 2
+    assert "_system_config" not in call and "runtime_env" not in call
+    _ray_instances.forget_instance()
+
+
+@pytest.mark.parametrize("how", ["argument", "environment"])
+def test_an_address_or_ray_address_joins_with_the_code_in_working_dir(
+        fake_ray: _FakeInit, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        how: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    if how == "environment":
+        monkeypatch.setenv("RAY_ADDRESS", "10.0.0.1:6379")
+    assert _ray_init.ensure_ray("10.0.0.1:6379" if how == "argument" else None,
+                                num_cpus=2) is True
+    (call,) = fake_ray.calls
+    assert call["address"] == "10.0.0.1:6379"
+    # Joining takes neither a system config nor CPUs (Ray refuses both).
+    assert "_system_config" not in call and "num_cpus" not in call
+    env = call["runtime_env"]
+    assert env["working_dir"] == str(tmp_path)
+    assert "/hpo-results" in env["excludes"] and ".venv" in env["excludes"]
+    assert env["env_vars"]["TOKENIZERS_PARALLELISM"] == "false"
+    assert "PYTHONPATH" not in env["env_vars"]  # the driver's paths mean nothing there
+
+
+def test_a_dead_drivers_leftovers_are_cleaned_when_ray_starts(
+        fake_ray: _FakeInit, monkeypatch: pytest.MonkeyPatch) -> None:
+    called = []
+    monkeypatch.setattr(_ray_instances, "clean_dead_instances",
+                        lambda **kw: called.append(kw) or [])
+    _ray_init.ensure_ray()
+    assert called == [{}]
+    _ray_instances.forget_instance()
+
+
+def test_a_submitted_job_keeps_its_own_working_dir(monkeypatch: pytest.MonkeyPatch,
+                                                   tmp_path: Path) -> None:
+    job = {"runtime_env": {"working_dir": "gcs://_ray_pkg_x.zip",
+                           "env_vars": {"PYTHONWARNINGS": "default"}}}
+    monkeypatch.setenv("RAY_JOB_CONFIG_JSON_ENV_VAR", json.dumps(job))
+    env = _ray_init.cluster_runtime_env(str(tmp_path))
+    # Ray refuses a driver that sets a field or variable its job already sets.
+    assert "working_dir" not in env and "excludes" not in env
+    assert "PYTHONWARNINGS" not in env["env_vars"]
+    assert env["env_vars"]["TOKENIZERS_PARALLELISM"] == "false"
+
+
+def test_working_dir_leaves_out_results_environments_and_caches(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from ray._private.runtime_env.packaging import _get_excludes
+
+    for folder in ("hpo-results", ".venv", "myenv", ".git", "pkg/__pycache__",
+                   "models/hub", "raytmp/session_1", "pkg"):
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+    (tmp_path / "myenv" / "pyvenv.cfg").write_text("home = /usr\n")
+    (tmp_path / "raytmp" / "session_latest").symlink_to(tmp_path / "raytmp" / "session_1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "models"))
+    excluded = _get_excludes(tmp_path, _ray_init.working_dir_excludes(tmp_path))
+    for path in ("hpo-results/hpo.db", ".venv/bin/python", "myenv/bin/python", ".git/HEAD",
+                 "pkg/__pycache__/m.cpython-311.pyc", "models/hub/model.bin",
+                 "raytmp/session_1/logs/raylet.out"):
+        assert excluded(tmp_path / path), path
+    for path in ("trainable.py", "pkg/module.py", "space.yaml"):
+        assert not excluded(tmp_path / path), path
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_an_address_nobody_answers_is_one_clear_error_at_once() -> None:
+    port = _closed_port()
+    started = time.monotonic()
+    with pytest.raises(_ray_init.RayConnectError, match=f"no Ray cluster answers at "
+                                                        f"127.0.0.1:{port}"):
+        _ray_init._check_cluster(f"127.0.0.1:{port}")
+    assert time.monotonic() - started < 2
+    with pytest.raises(_ray_init.RayConnectError, match="expected auto or HOST:PORT"):
+        _ray_init._check_cluster("nonsense")
+
+
+def test_token_messages_name_rays_conventions(monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path: Path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for key in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+        monkeypatch.delenv(key, raising=False)
+    message = _ray_init._token_message("h:1")
+    assert message.startswith("the Ray cluster at h:1 requires a token: set RAY_AUTH_MODE=token")
+    assert "RAY_AUTH_TOKEN" in message and "~/.ray/auth_token" in message
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    assert _ray_init._token_source() is None
+    assert "no token was found" in _ray_init._token_message("h:1")
+    (tmp_path / ".ray").mkdir()
+    (tmp_path / ".ray" / "auth_token").write_text("abc")
+    assert _ray_init._token_source() == str(tmp_path / ".ray" / "auth_token")
+    monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(tmp_path / "missing"))
+    assert _ray_init._token_source() is None
+    monkeypatch.setenv("RAY_AUTH_TOKEN", "secret")
+    assert _ray_init._token_source() == "RAY_AUTH_TOKEN"
+    assert "refused the token from RAY_AUTH_TOKEN" in _ray_init._token_message("h:1")
+    assert "secret" not in _ray_init._token_message("h:1")
+    # One line each: the CLI prints it after "hpo run: SPACE: ".
+    assert "\n" not in message
+
+
+def test_every_report_names_the_trials_worker_and_node(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ray
+    from ray import tune
+
+    from hpo.trainables import _wrap
+
+    sent: list[dict[str, Any]] = []
+    asked: list[int] = []
+
+    class Context:
+        def get_node_id(self) -> str:
+            asked.append(1)
+            return "ab" * 28
+
+    monkeypatch.setattr(ray, "get_runtime_context", Context)
+    monkeypatch.setattr(tune, "report", sent.append)
+    report = _wrap._reporter()
+    report({"score": 1.0})
+    report({"score": 2.0})
+    assert [m["hpo_node"] for m in sent] == ["ab" * 28] * 2
+    assert all(m["hpo_worker"] == f"{socket.gethostname()}:{os.getpid()}" for m in sent)
+    assert asked == [1]  # looked up once per trial, not per report
