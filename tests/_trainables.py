@@ -30,6 +30,17 @@ def slow_steps(config: dict[str, Any]) -> None:
         time.sleep(config["pause"])
 
 
+def numpy_scores(config: dict[str, Any]) -> None:
+    """Reports NumPy scalars (float32 score, int64 step count); odd trials then report
+    once without the objective."""
+    import numpy as np
+
+    for step in range(1, 3):
+        hpo.report({"score": np.float32(config["x"] * step), "seen": np.int64(step)})
+    if hpo.trial_context().number % 2:
+        hpo.report({"loss": 0.5})
+
+
 def random_sampler(seed: int | None = None) -> Any:
     """A user's sampler factory (``sampler: tests._trainables:random_sampler``)."""
     import optuna

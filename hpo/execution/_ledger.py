@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import threading
 import time
 from collections.abc import Callable
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Keys Ray adds to every result; kept out of the stored metric history.
-_RAY_KEYS = {
+RAY_KEYS = {
     "timestamp", "time_this_iter_s", "pid", "hostname", "node_ip", "config",
     "time_since_restore", "iterations_since_restore", "training_iteration", "done",
     "trial_id", "date", "experiment_tag", "should_checkpoint", "checkpoint_dir_name",
@@ -46,11 +47,18 @@ _RAY_KEYS = {
 }
 
 
+def is_real(value: object) -> bool:
+    """A real number of any type (int, float, NumPy and torch scalars registered as
+    ``numbers.Real``), but not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) \
+        and type(value).__name__ != "bool_"
+
+
 def bad_value_reason(metric: str, value: object) -> str | None:
-    """Why ``value`` cannot be a score, or None when it is a finite number."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """Why ``value`` cannot be a score, or None when it is a finite real number."""
+    if not is_real(value):
         return f"objective {metric!r} is not a number: got {value!r}"
-    if not math.isfinite(value):
+    if not math.isfinite(float(value)):  # type: ignore[arg-type]
         return f"objective {metric!r} is not finite: got {value!r}"
     return None
 
@@ -225,7 +233,7 @@ class Ledger:
         step = int(result.get("training_iteration", entry.last_step + 1))
         metrics = {
             k: float(v) for k, v in result.items()
-            if k not in _RAY_KEYS and isinstance(v, (int, float)) and not isinstance(v, bool)
+            if k not in RAY_KEYS and is_real(v)
         }
         raw = result.get(self.metric)
         if raw is not None and self.metric not in metrics:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -246,6 +247,9 @@ class _Background:
 
 def _fit(spec: SearchSpec, trainable: Any, ledger: Any, scheduler: Any, concurrency: int,
          ray_dir: str) -> None:
+    # Ray Tune ends the whole search when one report lacks the metric its searcher
+    # and scheduler were given; hpo's scheduler wrapper fails that trial instead.
+    os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
     from ray import tune
 
     from hpo.execution._ray_init import tune_actors_on_started_workers

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hpo.execution._ledger import Ledger, bad_value_reason
+from hpo.execution._ledger import RAY_KEYS, Ledger, bad_value_reason
 
 if TYPE_CHECKING:
     from ray.tune.schedulers import TrialScheduler
@@ -61,8 +61,17 @@ class _Explaining:
         from ray.tune.schedulers import TrialScheduler
 
         metric = self.ledger.metric
+        if metric not in result:
+            # Ray would end the whole search here; one bad report fails its own trial.
+            shown = sorted(k for k in result
+                           if k not in RAY_KEYS and k != "time_total_s"
+                           and not k.startswith("config/"))
+            self.ledger.mark_failed(trial.trial_id, (
+                f"the report at step {result.get(TIME_ATTR)} has no objective {metric!r} "
+                f"(it reported {', '.join(shown) or 'nothing'})"))
+            return TrialScheduler.STOP
         reason = bad_value_reason(metric, result.get(metric))
-        if reason is not None and metric in result:
+        if reason is not None:
             self.ledger.mark_failed(trial.trial_id, f"{reason} at step {result.get(TIME_ATTR)}")
             return TrialScheduler.STOP
         seen = self._hpo_with_tiebreak(result)

@@ -267,3 +267,26 @@ def test_user_sampler_and_scheduler_by_module_path(
             assert t.user_attrs[attrs.STOP]["by"] == "tests._trainables:StopHighX"
         else:
             assert t.state == TrialState.COMPLETE and t.user_attrs[attrs.STEP] == 3
+
+
+def test_numpy_scores_count_and_a_report_without_the_objective_fails_only_its_trial(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    space = tmp_path / "np.yaml"
+    space.write_text(
+        "trainable: tests._trainables:numpy_scores\n"
+        "objective: {metric: score, direction: maximize}\n"
+        "scheduler: fifo\nbudget: {trials: 4, max_steps: 3}\nconcurrency: 2\n"
+        "params:\n  x: {type: float, low: 0.1, high: 1.0}\n")
+    result = run_search(load_space(space), storage=sqlite_url, progress=False, study_name="np")
+    trials = sorted(_trials(sqlite_url, "np"), key=lambda t: t.number)
+    assert len(trials) == 4 and result.started == 4
+    for t in trials:
+        if t.number % 2:
+            assert t.state == TrialState.FAIL
+            assert "has no objective 'score' (it reported loss)" in \
+                t.user_attrs[attrs.FAIL_REASON]
+        else:
+            assert t.state == TrialState.COMPLETE
+            assert t.value == pytest.approx(2 * t.params["x"], rel=1e-6)
+            assert t.user_attrs[attrs.metrics_key(2)]["seen"] == 2.0
