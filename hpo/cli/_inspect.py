@@ -1,37 +1,82 @@
-"""``hpo studies``, ``hpo show`` and ``hpo best``: reading results back."""
+"""``hpo studies``, ``hpo show`` and ``hpo best``: reading results back.
+
+They read through :mod:`hpo.results`, the reader the dashboard and the report use, so
+the three agree on counts, best values and why trials stopped. Reading never creates
+a store.
+"""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
-from hpo.cli._common import EXIT_NOT_FOUND, add_storage
+from hpo.cli._common import EXIT_BAD_INPUT, EXIT_NOT_FOUND, add_storage
 from hpo.cli._table import fmt, table
 
+if TYPE_CHECKING:
+    from hpo.results import Store, StudySnapshot
 
-def _load(args: argparse.Namespace) -> Any:
-    import optuna
 
-    from hpo.storage import open_storage
+def _reads(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """``fn``, with a store that cannot be read said on stderr (exit 2)."""
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = open_storage(args.storage)
+    @functools.wraps(fn)
+    def run(args: argparse.Namespace) -> int:
+        from hpo.results import StoreError
+
+        try:
+            return fn(args)
+        except StoreError as exc:
+            print(f"hpo: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+
+    return run
+
+
+@contextmanager
+def _reading(url: str | None) -> Iterator[Store | None]:
+    """The store at ``url`` (see :func:`hpo.storage.resolve_url`), closed afterwards;
+    None where nothing was ever written."""
+    from hpo.results import Store, StoreNotFound
+
     try:
-        return optuna.load_study(study_name=args.study, storage=storage)
-    except KeyError:
-        names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
-        print(f"hpo: no study {args.study!r} in the store; studies: "
-              f"{', '.join(names) or 'none'}", file=sys.stderr)
-        return None
+        store = Store(url)
+    except StoreNotFound:
+        yield None
+        return
+    try:
+        yield store
+    finally:
+        store.close()
 
 
+def _snapshot(args: argparse.Namespace) -> StudySnapshot | None:
+    """Study ``args.study``; None, said on stderr with the studies there are, if absent."""
+    from hpo.results import StudyNotFound
+
+    names: list[str] = []
+    with _reading(args.storage) as store:
+        if store is not None:
+            try:
+                return store.snapshot(args.study)
+            except StudyNotFound:
+                names = store.study_names()
+    print(f"hpo: no study {args.study!r} in the store; studies: "
+          f"{', '.join(names) or 'none'}", file=sys.stderr)
+    return None
+
+
+@_reads
 def _studies(args: argparse.Namespace) -> int:
-    from hpo.results import summarize
-    from hpo.storage import open_storage
+    from hpo.results import summaries
 
-    rows = summarize(open_storage(args.storage))
+    with _reading(args.storage) as store:
+        rows = summaries(store) if store is not None else []
     if args.format == "json":
         print(json.dumps([r.as_dict() for r in rows], indent=2))
         return 0
@@ -42,18 +87,19 @@ def _studies(args: argparse.Namespace) -> int:
         ["study", "state", "trials (complete/pruned/failed/running)", "best", "metric"],
         [[r.name, r.state, f"{r.complete}/{r.pruned}/{r.failed}/{r.running}"
           + (f" (+{r.waiting} waiting)" if r.waiting else ""), r.best,
-          f"{r.direction} {r.metric or '?'}"] for r in rows],
+          f"{r.direction} {r.metric}"] for r in rows],
     ))
     return 0
 
 
+@_reads
 def _show(args: argparse.Namespace) -> int:
     from hpo.results import leaderboard
 
-    study = _load(args)
-    if study is None:
+    snap = _snapshot(args)
+    if snap is None:
         return EXIT_NOT_FOUND
-    rows = leaderboard(study)
+    rows = leaderboard(snap)
     if args.format == "json":
         print(json.dumps([r.as_dict() for r in rows], indent=2, default=str))
         return 0
@@ -75,16 +121,17 @@ def _params(params: dict[str, Any]) -> str:
     return " ".join(f"{k}={fmt(v)}" for k, v in params.items())
 
 
+@_reads
 def _best(args: argparse.Namespace) -> int:
     from hpo.results import best_config
 
-    study = _load(args)
-    if study is None:
+    snap = _snapshot(args)
+    if snap is None:
         return EXIT_NOT_FOUND
     try:
-        best = best_config(study)
-    except ValueError:
-        print(f"hpo: study {args.study!r} has no COMPLETE trial yet", file=sys.stderr)
+        best = best_config(snap)
+    except ValueError as exc:
+        print(f"hpo: {exc}", file=sys.stderr)
         return EXIT_NOT_FOUND
     if args.format == "json":
         print(json.dumps(best, indent=2))

@@ -1,132 +1,43 @@
-"""Figure data extracted from a :class:`~hpo.dashboard._store.StudySnapshot`.
+"""Figure data extracted from a :class:`~hpo.results.StudySnapshot`.
 
 Every panel has a small frozen info object built here from plain trial records,
 so tests assert on numbers and the renderers in ``_figures`` never touch the
-store. Times are UTC epoch seconds; durations are seconds.
+store. Times are UTC epoch seconds; durations are seconds. What a study and its
+trials are in words and counts (summary, stop notes, durations) comes from
+:mod:`hpo.results`, which the CLI shares; the dashboard's modules import those names
+from here too.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from hpo.dashboard._store import StudySnapshot, TrialRecord
+from hpo.results._store import StudySnapshot, TrialRecord
+from hpo.results._summary import (
+    STATES,
+    StudySummary,
+    duration,
+    is_better,
+    objective_label,
+    step_reached,
+    stop_note,
+    summarize,
+)
+from hpo.results._summary import finite as _finite
+from hpo.results._summary import identity as _identity
 from hpo.storage import attrs
 
-STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
+__all__ = [
+    "OBJECTIVE", "STATES", "Curve", "Curves", "History", "ParamAxis", "ParamData",
+    "StudySummary", "TrialRecord", "TrialTable", "_finite", "_identity", "curves", "duration",
+    "history", "is_better", "metric_names", "needs_metric_scan", "objective_label",
+    "param_data", "step_reached", "stop_note", "summarize", "trial_table",
+]
+
 OBJECTIVE = "objective"  # curve name of Optuna's intermediate values
-
-
-def _finite(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def duration(rec: TrialRecord, now: float) -> float | None:
-    """Wall seconds a trial ran (still running: until ``now``)."""
-    if rec.start is None:
-        return None
-    end = rec.complete if rec.complete is not None else (now if rec.state == "RUNNING" else None)
-    return None if end is None else max(0.0, end - rec.start)
-
-
-def step_reached(rec: TrialRecord) -> int | None:
-    """hpo's recorded step, else the last intermediate step, else None."""
-    step = rec.user_attrs.get(attrs.STEP)
-    if isinstance(step, int):
-        return step
-    return max(rec.intermediate) if rec.intermediate else None
-
-
-def stop_note(rec: TrialRecord) -> str:
-    """One line saying why a trial ended early (pruned or failed), or ``""``."""
-    if rec.state == "FAIL":
-        return f"failed: {rec.user_attrs.get(attrs.FAIL_REASON) or 'no reason recorded'}"
-    stop = rec.user_attrs.get(attrs.STOP)
-    if rec.state != "PRUNED" and not stop:
-        return ""
-    if not isinstance(stop, dict):
-        return "stopped early (no explanation recorded)"
-    parts = [f"stopped by {stop.get('by', '?')}"]
-    if stop.get("rung") is not None:
-        parts.append(f"at step {stop['rung']}")
-    if _finite(stop.get("score")) and _finite(stop.get("cutoff")):
-        parts.append(f"(score {stop['score']:.4g}, cutoff {stop['cutoff']:.4g})")
-    text = " ".join(parts)
-    return f"{text}: {stop['reason']}" if stop.get("reason") else text
-
-
-def objective_label(snap: StudySnapshot) -> str:
-    """The objective's name (hpo's metric attribute), e.g. ``"accuracy"``."""
-    metric = snap.meta.user_attrs.get(attrs.METRIC)
-    if isinstance(metric, (list, tuple)):  # one name per objective
-        return ", ".join(str(m) for m in metric)
-    return str(metric) if metric else "objective"
-
-
-def is_better(direction: str) -> Any:
-    """``better(a, b)``: whether value ``a`` beats ``b`` under ``direction``."""
-    return (lambda a, b: a > b) if direction == "maximize" else (lambda a, b: a < b)
-
-
-# --- studies list ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StudySummary:
-    """One row of the studies list."""
-
-    name: str
-    state: str  # "running", "finished" or "empty"
-    counts: dict[str, int]
-    n_trials: int
-    best: float | None
-    metric: str
-    directions: tuple[str, ...]
-    started: float | None
-    duration_s: float
-    compute_s: float  # trial-seconds: every trial's wall time added up
-    model: str
-    data: str
-
-
-def _identity(value: Any) -> str:
-    if isinstance(value, dict):
-        for key in ("name", "id", "path", "model", "dataset"):
-            if value.get(key):
-                return str(value[key])
-        return ", ".join(f"{k}={v}" for k, v in value.items())
-    return "" if value is None else str(value)
-
-
-def summarize(snap: StudySnapshot, now: float | None = None) -> StudySummary:
-    """Counts by state, best value, duration and compute of a study."""
-    now = time.time() if now is None else now
-    counts = {s: 0 for s in STATES}
-    best = None
-    direction = snap.meta.directions[0] if snap.meta.directions else "minimize"
-    better = is_better(direction)
-    starts, ends, compute = [], [], 0.0
-    for rec in snap.trials:
-        counts[rec.state] = counts.get(rec.state, 0) + 1
-        if rec.state == "COMPLETE" and rec.values and _finite(rec.values[0]):
-            if best is None or better(rec.values[0], best):
-                best = rec.values[0]
-        d = duration(rec, now)
-        if d is not None:
-            compute += d
-            starts.append(rec.start)
-            ends.append(rec.start + d)
-    state = "empty" if not snap.trials else ("running" if counts["RUNNING"] else "finished")
-    return StudySummary(
-        name=snap.meta.name, state=state, counts=counts, n_trials=len(snap.trials),
-        best=best if len(snap.meta.directions) == 1 else None, metric=objective_label(snap),
-        directions=snap.meta.directions, started=min(starts) if starts else None,
-        duration_s=(max(ends) - min(starts)) if starts else 0.0, compute_s=compute,
-        model=_identity(snap.meta.user_attrs.get(attrs.MODEL)),
-        data=_identity(snap.meta.user_attrs.get(attrs.DATA)))
 
 
 # --- trial table ------------------------------------------------------------------------------
@@ -150,8 +61,8 @@ def trial_table(snap: StudySnapshot, now: float | None = None) -> TrialTable:
     cols = ["number", "state", *value_cols, "step", "duration_s", "worker", *params, "note"]
     rows = []
     for rec in snap.trials:
-        vals = list(rec.values) if rec.values else [None] * n_obj
-        vals = [v if _finite(v) else None for v in vals] + [None] * (n_obj - len(vals))
+        vals: list[float | None] = [v if _finite(v) else None for v in rec.values or ()]
+        vals += [None] * (n_obj - len(vals))
         rows.append((rec.number, rec.state, *vals[:n_obj], step_reached(rec),
                      duration(rec, now), rec.user_attrs.get(attrs.WORKER),
                      *(rec.params.get(p) for p in params), stop_note(rec)))
@@ -183,17 +94,27 @@ def _running_best(values: list[float], direction: str) -> list[float]:
     return out
 
 
+def _completed(snap: StudySnapshot, objective: int) -> list[tuple[TrialRecord, float]]:
+    """COMPLETE trials with a finite value of objective ``objective``, with that value."""
+    out = []
+    for r in snap.trials:
+        if r.state == "COMPLETE" and r.values and len(r.values) > objective:
+            value = r.values[objective]
+            if _finite(value):
+                out.append((r, value))
+    return out
+
+
 def history(snap: StudySnapshot, objective: int = 0) -> History:
     """Optimisation history of objective ``objective``."""
     direction = snap.meta.directions[objective] if snap.meta.directions else "minimize"
-    done = [r for r in snap.trials if r.state == "COMPLETE" and r.values
-            and len(r.values) > objective and _finite(r.values[objective])]
-    values = [r.values[objective] for r in done]
-    timed = sorted((r.complete, r.values[objective]) for r in done if r.complete is not None)
+    done = _completed(snap, objective)
+    values = [v for _, v in done]
+    timed = sorted((r.complete, v) for r, v in done if r.complete is not None)
     multi = len(snap.meta.directions) > 1
     return History(
         metric=f"objective {objective}" if multi else objective_label(snap),
-        direction=direction, numbers=tuple(r.number for r in done), values=tuple(values),
+        direction=direction, numbers=tuple(r.number for r, _ in done), values=tuple(values),
         best_by_number=tuple(_running_best(values, direction)),
         times=tuple(t for t, _ in timed), time_values=tuple(v for _, v in timed),
         best_by_time=tuple(_running_best([v for _, v in timed], direction)))
@@ -322,12 +243,13 @@ def param_data(snap: StudySnapshot, objective: int = 0) -> ParamData:
     """Parameters of completed trials with a finite objective value."""
     from optuna.distributions import CategoricalDistribution
 
-    done = [r for r in snap.trials if r.state == "COMPLETE" and r.values
-            and len(r.values) > objective and _finite(r.values[objective])]
+    pairs = _completed(snap, objective)
+    done = [r for r, _ in pairs]
     names = sorted({p for r in done for p in r.params})
     axes = []
     for name in names:
         dist = next(r.distributions[name] for r in done if name in r.distributions)
+        vals: tuple[float | None, ...]
         if isinstance(dist, CategoricalDistribution):
             choices = tuple(str(c) for c in dist.choices)
             index = {str(c): i for i, c in enumerate(dist.choices)}
@@ -339,5 +261,4 @@ def param_data(snap: StudySnapshot, objective: int = 0) -> ParamData:
             axes.append(ParamAxis(name, vals, None, bool(getattr(dist, "log", False))))
     return ParamData(history(snap, objective).metric,
                      snap.meta.directions[objective] if snap.meta.directions else "minimize",
-                     tuple(r.number for r in done),
-                     tuple(r.values[objective] for r in done), tuple(axes))
+                     tuple(r.number for r in done), tuple(v for _, v in pairs), tuple(axes))

@@ -71,6 +71,90 @@ def test_validate_accepts_shipped_spaces() -> None:
     assert res.stdout.count(": ok (") == len(spaces)
 
 
+@pytest.fixture(scope="module")
+def synthetic_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The dashboard tests' synthetic studies: ASHA stops, a failure, a running trial."""
+    from tests.dashboard.conftest import build_store
+
+    return build_store(tmp_path_factory.mktemp("cli") / "hpo.db")
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``hpo ARGS`` in this process: (exit code, stdout, stderr)."""
+    from hpo.cli import main
+
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_studies_show_and_best_read_what_the_dashboard_reads(
+    synthetic_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hpo import results
+
+    store = results.Store(synthetic_url)
+    code, out, _ = cli(capsys, "studies", "--storage", synthetic_url, "--format", "json")
+    assert code == 0
+    mine = {s.name: s for s in results.summaries(store)}
+    for row in json.loads(out):
+        s = mine[row["name"]]
+        assert (row["state"], row["counts"], row["best"], row["metric"]) == (
+            s.state, s.counts, s.best, s.metric)
+        assert (row["complete"], row["pruned"], row["failed"], row["running"]) == (
+            s.complete, s.pruned, s.failed, s.running)
+    code, out, _ = cli(capsys, "studies", "--storage", synthetic_url)
+    assert code == 0 and "8/14/1/1" in out and "maximize accuracy" in out
+
+    snap = store.snapshot("bert-sst2")
+    code, out, _ = cli(capsys, "show", "bert-sst2", "--storage", synthetic_url, "--format",
+                       "json")
+    rows = json.loads(out)
+    assert code == 0 and [r["number"] for r in rows] == [
+        r.number for r in results.leaderboard(snap)]
+    notes = {r["number"]: r["note"] for r in rows}
+    assert all(notes[t.number] == results.stop_note(t) for t in snap.trials)
+    assert notes[5] == "failed: CUDA out of memory"
+    assert notes[1].startswith("stopped by asha at step 2 (score ") and "cutoff" in notes[1]
+    code, out, _ = cli(capsys, "show", "bert-sst2", "--storage", synthetic_url, "--top", "3")
+    assert code == 0 and "why trials stopped" not in out and len(out.splitlines()) == 5
+    code, out, _ = cli(capsys, "show", "bert-sst2", "--storage", synthetic_url)
+    assert "trial 5: failed: CUDA out of memory" in out and "trial 1: stopped by asha" in out
+
+    code, out, _ = cli(capsys, "best", "roberta-sst2", "--storage", synthetic_url, "--format",
+                       "json")
+    best = json.loads(out)
+    assert code == 0 and best["value"] == results.summarize(
+        store.snapshot("roberta-sst2")).best
+    assert best["trial"] == results.best_trial(store.snapshot("roberta-sst2")).number
+    assert set(best["config"]) == {"learning_rate", "dropout", "optimizer"}
+    code, _, err = cli(capsys, "best", "multi-obj", "--storage", synthetic_url)
+    assert code == 4 and "2 objectives" in err
+    code, _, err = cli(capsys, "best", "empty", "--storage", synthetic_url)
+    assert code == 4 and "no COMPLETE trial" in err
+    code, _, err = cli(capsys, "show", "nope", "--storage", synthetic_url)
+    assert code == 4 and "studies: bert-sst2, roberta-sst2, multi-obj, empty" in err
+    store.close()
+
+
+def test_reading_commands_create_no_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HPO_STORAGE", raising=False)
+    assert cli(capsys, "studies")[:2] == (0, "no studies yet: hpo run SPACE_YAML\n")
+    assert json.loads(cli(capsys, "studies", "--format", "json")[1]) == []
+    code, _, err = cli(capsys, "show", "x")
+    assert code == 4 and "studies: none" in err
+    assert cli(capsys, "best", "x")[0] == 4
+    assert not (tmp_path / "hpo-results").exists()
+    import sqlite3
+
+    sqlite3.connect(tmp_path / "other.db").execute("create table x (a int)").connection.close()
+    code, _, err = cli(capsys, "studies", "--storage", f"sqlite:///{tmp_path / 'other.db'}")
+    assert code == 2 and "not an Optuna storage" in err
+
+
 @pytest.mark.usefixtures("ray_cluster")
 def test_run_show_best_studies_round_trip(
     synthetic_space: Callable[..., Path], tmp_path: Path

@@ -1,4 +1,4 @@
-"""Extracted figure data of the synthetic studies, asserted number by number."""
+"""Extracted figure data and summaries of the synthetic studies, number by number."""
 
 from __future__ import annotations
 
@@ -7,14 +7,16 @@ import math
 
 import pytest
 
+from hpo import results
 from hpo.dashboard import _analysis, _compare, _extract, _timeline
+from hpo.results import TrialRecord
 from hpo.storage import attrs
 
 NOW = 4_000_000_000.0  # far future: the running trial has run until then
 
 
 def test_summary_counts_best_duration_compute(store):
-    s = _extract.summarize(store.snapshot("roberta-sst2"), NOW)
+    s = results.summarize(store.snapshot("roberta-sst2"), NOW)
     assert s.counts["COMPLETE"] == 6 and s.counts["PRUNED"] == 11 and s.counts["FAIL"] == 1
     assert s.n_trials == 18 and s.state == "finished" and s.metric == "accuracy"
     snap = store.snapshot("roberta-sst2")
@@ -29,8 +31,8 @@ def test_summary_counts_best_duration_compute(store):
 
 
 def test_running_and_empty_states(store):
-    assert _extract.summarize(store.snapshot("bert-sst2"), NOW).state == "running"
-    empty = _extract.summarize(store.snapshot("empty"), NOW)
+    assert results.summarize(store.snapshot("bert-sst2"), NOW).state == "running"
+    empty = results.summarize(store.snapshot("empty"), NOW)
     assert empty.state == "empty" and empty.best is None and empty.compute_s == 0
 
 
@@ -88,12 +90,43 @@ def rec_iv(snap, number):
 
 
 def test_stop_note_without_explanation():
-    from hpo.dashboard._store import TrialRecord
-
     rec = TrialRecord(1, 0, "PRUNED", 0.0, 1.0)
-    assert _extract.stop_note(rec) == "stopped early (no explanation recorded)"
+    assert results.stop_note(rec) == "stopped early (no explanation recorded)"
     rec.user_attrs[attrs.STOP] = {"by": "budget", "reason": "time budget spent"}
-    assert _extract.stop_note(rec) == "stopped by budget: time budget spent"
+    assert results.stop_note(rec) == "stopped by budget: time budget spent"
+    assert results.stop_note(TrialRecord(2, 1, "COMPLETE", 0.0, 1.0)) == ""
+
+
+def test_stop_note_of_a_failure_is_the_error_line_of_its_traceback():
+    rec = TrialRecord(1, 0, "FAIL", 0.0, 1.0)
+    assert results.stop_note(rec) == "failed: no reason recorded"
+    rec.user_attrs[attrs.FAIL_REASON] = ("Traceback (most recent call last):\n"
+                                         '  File "t.py", line 1, in fit\n'
+                                         "RuntimeError: CUDA out of memory\n\n")
+    assert results.stop_note(rec) == "failed: RuntimeError: CUDA out of memory"
+
+
+def test_summary_as_dict_keeps_the_flat_counts(store):
+    d = results.summarize(store.snapshot("bert-sst2"), NOW).as_dict()
+    assert d["counts"]["PRUNED"] == d["pruned"] == 14 and d["direction"] == "maximize"
+    assert (d["complete"], d["failed"], d["running"], d["waiting"]) == (8, 1, 1, 0)
+    assert [s.name for s in results.summaries(store, NOW)] == store.study_names()
+
+
+def test_leaderboard_ranks_complete_trials_best_first(store):
+    snap = store.snapshot("bert-sst2")
+    rows = results.leaderboard(snap, NOW)
+    ranked = [r for r in rows if r.rank is not None]
+    assert [r.rank for r in ranked] == list(range(1, 9)) and rows[:8] == ranked
+    assert [r.value for r in ranked] == sorted((r.value for r in ranked), reverse=True)
+    assert ranked[0].number == results.best_trial(snap).number
+    assert ranked[0].value == results.summarize(snap, NOW).best
+    assert [r.state for r in rows[8:]] == ["PRUNED"] * 14 + ["RUNNING", "FAIL"]
+    assert all(r.note == results.stop_note(next(t for t in snap.trials
+                                                 if t.number == r.number)) for r in rows)
+    multi = results.leaderboard(store.snapshot("multi-obj"), NOW)
+    assert all(r.rank is None and r.value is None and len(r.values) == 2 for r in multi)
+    assert results.best_trial(store.snapshot("multi-obj")) is None
 
 
 def test_param_data_categorical_and_log(store):
@@ -167,7 +200,7 @@ def test_progress_and_best_configs(store):
     snaps = [store.snapshot("bert-sst2"), store.snapshot("roberta-sst2")]
     p = _compare.progress(snaps[1], NOW)
     assert p.elapsed_h[0] >= 0 and list(p.compute_h) == sorted(p.compute_h)
-    assert p.best[-1] == pytest.approx(_extract.summarize(snaps[1]).best)
+    assert p.best[-1] == pytest.approx(results.summarize(snaps[1]).best)
     bc = _compare.best_configs(snaps)
     rows = {r.label: r for r in bc.rows}
     assert rows["model"].differs and not rows["metric"].differs and not rows["data"].differs

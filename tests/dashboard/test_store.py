@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
+from hpo import results
 from hpo._compat import optuna as optuna_compat
 from hpo.dashboard import _extract
-from hpo.dashboard._store import Store, StoreError, StudySnapshot
+from hpo.results import Store, StoreError, StoreNotFound, StudyNotFound, StudySnapshot
 from hpo.storage import attrs
 from tests.dashboard.conftest import add_hpo_study
 
@@ -52,25 +53,38 @@ def _same_snapshots(ours: Store, theirs: Store, name: str, metrics: bool,
     a, b = ours.snapshot(name, metrics=metrics), theirs.snapshot(name, metrics=metrics)
     assert a.meta == b.meta and _fields(a) == _fields(b), name
     assert a.has_metrics == b.has_metrics == metrics and a.revision == b.revision
-    assert _extract.summarize(a, now) == _extract.summarize(b, now)
+    assert results.summarize(a, now) == results.summarize(b, now)
+    assert results.leaderboard(a, now) == results.leaderboard(b, now)
     assert _extract.trial_table(a, now) == _extract.trial_table(b, now)
     assert _extract.curves(a, _extract.OBJECTIVE) == _extract.curves(b, _extract.OBJECTIVE)
     return a, b
 
 
 def test_missing_file_and_not_optuna(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="no such file"):
+    with pytest.raises(StoreNotFound, match="no such file"):
         Store(f"sqlite:///{tmp_path}/absent.db")
-    import sqlite3
-
+    assert not (tmp_path / "absent.db").exists()  # reading creates nothing
+    sqlite3.connect(tmp_path / "blank.db").close()  # a database nothing was written to
+    with pytest.raises(StoreNotFound, match="holds no tables"):
+        Store(f"sqlite:///{tmp_path}/blank.db")
     sqlite3.connect(tmp_path / "other.db").execute("create table x (a int)").connection.close()
-    with pytest.raises(StoreError, match="not an Optuna storage"):
+    with pytest.raises(StoreError, match="not an Optuna storage") as info:
         Store(f"sqlite:///{tmp_path}/other.db")
+    assert not isinstance(info.value, StoreNotFound)
+
+
+def test_default_url_is_hpo_storage(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HPO_STORAGE", store_url)
+    st = Store()
+    assert st.url == store_url and "bert-sst2" in st.study_names()
+    st.close()
 
 
 def test_missing_study(store: Store) -> None:
-    with pytest.raises(StoreError, match="no study named 'nope'"):
+    with pytest.raises(StudyNotFound, match="no study named 'nope'"):
         store.snapshot("nope")
+    with pytest.raises(StudyNotFound, match="no study named 'nope'"):
+        store.meta("nope")
 
 
 def test_snapshot_matches_optuna(store: Store, store_url: str) -> None:
@@ -166,7 +180,8 @@ def test_reads_stay_consistent_while_a_search_writes(tmp_path: Path, reader: str
         for r in snap.trials:
             if r.state == "COMPLETE":  # a finished trial is always whole
                 assert len(r.intermediate) == 3 and r.values is not None and "x" in r.params
-        _extract.summarize(snap)
+        results.summarize(snap)
+        results.leaderboard(snap)
         _extract.curves(snap, "objective")
         seen, last_complete = len(snap.trials), n_complete
         time.sleep(0.01)
@@ -195,7 +210,7 @@ def test_public_api_fallback_reads_the_same_as_our_sql(
     assert ours.fallback_reason is None
     monkeypatch.setattr(optuna_compat, "rdb_fast_path_ok",
                         lambda storage: (False, "forced by the test"))
-    with caplog.at_level(logging.WARNING, logger="hpo.dashboard._store"):
+    with caplog.at_level(logging.WARNING, logger="hpo.results._store"):
         theirs = Store(url)
     assert theirs.fallback_reason == "forced by the test"
     assert [r.levelno for r in caplog.records if "forced by the test" in r.getMessage()] \
@@ -214,7 +229,7 @@ def test_public_api_fallback_reads_the_same_as_our_sql(
     study.ask()
     _, after = _same_snapshots(ours, theirs, "bert-a", True, now)
     assert after.revision > before.revision and len(after.trials) == 11
-    with pytest.raises(StoreError, match="no study named 'nope'"):
+    with pytest.raises(StudyNotFound, match="no study named 'nope'"):
         theirs.snapshot("nope")
     ours.close()
     theirs.close()
@@ -229,7 +244,7 @@ def test_store_of_another_schema_version_reads_through_optuna(
         conn.execute("UPDATE alembic_version SET version_num = 'v0.0.0.fake'")
     conn.close()
     url = f"sqlite:///{dst}"
-    with caplog.at_level(logging.WARNING, logger="hpo.dashboard._store"):
+    with caplog.at_level(logging.WARNING, logger="hpo.results._store"):
         st = Store(url)
     assert st.fallback_reason and "v0.0.0.fake" in st.fallback_reason
     assert any("v0.0.0.fake" in r.getMessage() and "public API" in r.getMessage()
@@ -282,7 +297,7 @@ def test_postgres_store_reads_the_same(tmp_path: Path) -> None:
             for t in theirs]
         full = st.snapshot(name, metrics=True)
         assert [r.user_attrs for r in full.trials] == [t.user_attrs for t in theirs]
-        assert _extract.summarize(snap).counts["RUNNING"] == 1
+        assert results.summarize(snap).counts["RUNNING"] == 1
         st.close()
     finally:
         optuna.delete_study(study_name=name, storage=PG)
