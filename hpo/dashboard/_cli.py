@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 
+from hpo.cli._common import EXIT_BAD_INPUT, add_storage
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``dashboard`` and ``report`` to ``subparsers``; handlers return exit codes."""
@@ -15,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "while a search writes to the store.")
     d.add_argument("dashboard_yaml", nargs="?", metavar="DASHBOARD_YAML",
                    help="saved comparison dashboard (see dashboards/README.md) shown at /")
-    _storage_arg(d)
+    add_storage(d)
     d.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1; others require --token)")
     d.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any free)")
@@ -30,34 +32,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "works offline) of one study.")
     r.add_argument("study", metavar="STUDY", help="study name")
     r.add_argument("--out", required=True, help="output HTML file")
-    _storage_arg(r)
+    add_storage(r)
     r.set_defaults(func=_report)
-
-
-def _storage_arg(p: argparse.ArgumentParser) -> None:
-    # The core CLI may define --storage globally; only add it where it is missing.
-    if not any("--storage" in a.option_strings for a in p._actions):
-        p.add_argument("--storage", default=None,
-                       help="storage URL (default $HPO_STORAGE or sqlite:///hpo-results/hpo.db)")
 
 
 def _dashboard(args: argparse.Namespace) -> int:
     from hpo.dashboard._server import serve
 
     token = args.token or os.environ.get("HPO_DASHBOARD_TOKEN") or None
-    return serve(getattr(args, "storage", None), args.host, args.port, token,
-                 args.dashboard_yaml, args.refresh)
+    return serve(args.storage, args.host, args.port, token, args.dashboard_yaml, args.refresh)
 
 
 def _report(args: argparse.Namespace) -> int:
     from hpo.dashboard._report import write_report
-    from hpo.dashboard._store import StoreError, default_storage_url
+    from hpo.results import StoreError
+    from hpo.storage import resolve_url
 
     try:
-        path = write_report(default_storage_url(getattr(args, "storage", None)), args.study,
-                            args.out)
+        path = write_report(resolve_url(args.storage), args.study, args.out)
     except (StoreError, OSError) as exc:
         print(f"hpo report: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     print(f"hpo report: wrote {path}", file=sys.stderr)
     return 0

@@ -11,15 +11,22 @@ if TYPE_CHECKING:
 
 ENV_VAR = "HPO_STORAGE"
 DEFAULT_DIR = "hpo-results"
+DEFAULT_FILE = "hpo.db"
+#: :func:`resolve_url`'s fallbacks in words, for help texts.
+DEFAULT_TEXT = f"${ENV_VAR}, else sqlite:///./{DEFAULT_DIR}/{DEFAULT_FILE}"
 
 
-def resolve_url(url: str | None) -> str:
-    """The storage URL: the argument, else ``$HPO_STORAGE``, else SQLite in ./hpo-results."""
+def resolve_url(url: str | None = None) -> str:
+    """The storage URL: the argument, else ``$HPO_STORAGE``, else SQLite in ./hpo-results.
+
+    The one definition of hpo's default store: every command, the dashboard and the
+    report resolve their ``--storage`` through it.
+    """
     if url:
         return url
     if os.environ.get(ENV_VAR):
         return os.environ[ENV_VAR]
-    return f"sqlite:///{Path(DEFAULT_DIR).resolve() / 'hpo.db'}"
+    return f"sqlite:///{Path(DEFAULT_DIR).resolve() / DEFAULT_FILE}"
 
 
 def _engine_kwargs(url: str) -> dict[str, Any]:

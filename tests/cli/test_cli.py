@@ -155,6 +155,20 @@ def test_reading_commands_create_no_store(
     assert code == 2 and "not an Optuna storage" in err
 
 
+def test_every_front_end_takes_storage_from_one_place() -> None:
+    import argparse
+
+    from hpo.cli import build_parser
+    from hpo.storage._url import DEFAULT_TEXT
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    helps = {}
+    for name in ("run", "studies", "show", "best", "dashboard", "report"):
+        (storage,) = [a for a in sub.choices[name]._actions if "--storage" in a.option_strings]
+        helps[name] = (storage.default, storage.help)
+    assert set(helps.values()) == {(None, f"storage URL (default: {DEFAULT_TEXT})")}, helps
+
+
 @pytest.mark.usefixtures("ray_cluster")
 def test_run_show_best_studies_round_trip(
     synthetic_space: Callable[..., Path], tmp_path: Path
