@@ -33,10 +33,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from hpo.cli._common import add_storage
 from hpo.dashboard import _pages
 from hpo.dashboard._analysis import DEFAULT_EVALUATOR
 from hpo.dashboard._config import COMPARE_PANELS, Dashboard, Filters
-from hpo.dashboard._store import Store, StoreError, default_storage_url
+from hpo.dashboard._store import Store, StoreError
 from hpo.dashboard._views import STUDY_PANELS, Views
 
 _log = logging.getLogger("hpo.dashboard")
@@ -323,7 +324,7 @@ def serve(url: str | None, host: str = "127.0.0.1", port: int = 8080, token: str
 
     try:
         board = load_dashboard(dashboard_path) if dashboard_path else None
-        store = Store(default_storage_url(url))
+        store = Store(url)  # None: hpo.storage.resolve_url's default
         server = DashboardServer(store, host, port, token, board, refresh_s)
     except (ConfigError, StoreError, DashboardError, OSError) as exc:
         print(f"hpo dashboard: {exc}", file=sys.stderr)
@@ -344,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m hpo.dashboard._server`` entry (the ``hpo dashboard`` CLI uses :func:`serve`)."""
     ap = argparse.ArgumentParser(prog="hpo-dashboard")
     ap.add_argument("dashboard", nargs="?")
-    ap.add_argument("--storage")
+    add_storage(ap)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8080)
     ap.add_argument("--token")

@@ -20,9 +20,6 @@ from hpo.results._store import (
     TrialRecord,
 )
 
-# Until hpo.dashboard._server calls hpo.storage.resolve_url itself.
-from hpo.storage import resolve_url as default_storage_url
-
 __all__ = [
     "FINISHED",
     "SETTLE_S",
@@ -34,5 +31,4 @@ __all__ = [
     "StudyNotFound",
     "StudySnapshot",
     "TrialRecord",
-    "default_storage_url",
 ]
