@@ -8,7 +8,7 @@ one moment of a search:
    space, before anything launches: a parameter outside them is refused by name.
 2. :meth:`Trainable.describe`, once in the driver before the study is opened: its
    answer (resolved model files with digests, split sizes and fingerprints) is the
-   study's model and data identity, and a resumed search with other files is refused.
+   study's model and data identity (stored on the study for provenance).
 3. ``__call__(config)``, once per trial in a Ray worker.
 4. :meth:`Trainable.score_test`, once after the search: the best trial's config is
    retrained with its seed up to its best step and scored on the held-out test split.

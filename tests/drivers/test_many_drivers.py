@@ -93,6 +93,7 @@ def _study_name() -> str:
     return f"drivers-{uuid.uuid4().hex[:8]}"
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("n_drivers", [2, 4])
 def test_drivers_share_one_postgres_study_exactly(
         tmp_path: Path, postgres_url: str, drivers: Drivers, n_drivers: int) -> None:
@@ -124,6 +125,7 @@ def test_two_drivers_on_sqlite(tmp_path: Path, drivers: Drivers) -> None:
     assert all(t.state == TrialState.COMPLETE for t in trials)
 
 
+@pytest.mark.postgres
 def test_killed_driver_trials_fail_within_the_heartbeat_bound_and_others_go_on(
         tmp_path: Path, postgres_url: str, drivers: Drivers) -> None:
     bound = 4.0
