@@ -127,9 +127,13 @@ def test_an_address_or_ray_address_joins_with_the_code_in_working_dir(
 
 def test_a_dead_drivers_leftovers_are_cleaned_when_ray_starts(
         fake_ray: _FakeInit, monkeypatch: pytest.MonkeyPatch) -> None:
-    called = []
-    monkeypatch.setattr(_ray_instances, "clean_dead_instances",
-                        lambda **kw: called.append(kw) or [])
+    called: list[dict[str, Any]] = []
+
+    def clean(**kwargs: Any) -> list[Any]:
+        called.append(kwargs)
+        return []
+
+    monkeypatch.setattr(_ray_instances, "clean_dead_instances", clean)
     _ray_init.ensure_ray()
     assert called == [{}]
     _ray_instances.forget_instance()
