@@ -15,4 +15,5 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
 fi
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 .venv/bin/ruff check hpo tests benchmarks examples
+.venv/bin/mypy hpo
 .venv/bin/python -m pytest -q "$@"
