@@ -1,6 +1,6 @@
 """Optuna internals hpo relies on, and when it may rely on them.
 
-The dashboard's fast store reader (:mod:`hpo.dashboard._store`) reads Optuna's RDB
+The dashboard's fast store reader (:mod:`hpo.results._store`) reads Optuna's RDB
 tables with bulk SELECTs instead of going through ``RDBStorage``, which builds ORM
 objects for every row (seconds for a study of 10,000 trials). The table objects come
 from the private ``optuna.storages._rdb.models``; the SQL was checked against one

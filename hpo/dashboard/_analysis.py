@@ -9,8 +9,9 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from hpo.dashboard._extract import ParamAxis, ParamData, _finite
-from hpo.dashboard._store import StudySnapshot
+from hpo.dashboard._extract import ParamAxis, ParamData
+from hpo.results import StudySnapshot
+from hpo.results._summary import finite as _finite
 from hpo.storage import attrs
 
 EVALUATORS = ("ped-anova", "fanova", "mean-decrease-impurity")  # the pages list these too
@@ -71,7 +72,10 @@ def importance(snap: StudySnapshot, evaluator: str = DEFAULT_EVALUATOR,
     target = None if len(directions) == 1 else (lambda t: sign * t.values[objective])
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the evaluator's "lower is better" notice
+            # hpo flips maximised objectives itself (above), so the evaluator's notice
+            # that it ranks low targets as better is expected here; nothing else is hidden.
+            warnings.filterwarnings("ignore", message=r".* computes the importances of "
+                                    r"params to achieve low `target` values")
             result = optuna.importance.get_param_importances(study, evaluator=ev, target=target)
     except (ImportError, ModuleNotFoundError) as exc:
         return Importance(evaluator, len(done), (), f"{evaluator} unavailable: {exc}")

@@ -6,9 +6,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from hpo.dashboard._extract import _identity, history, summarize
-from hpo.dashboard._store import StudySnapshot
+from hpo.dashboard._extract import history
 from hpo.dashboard._timeline import compute_at
+from hpo.results import StudySnapshot, best_trial, summarize
+from hpo.results._summary import identity as _identity
 from hpo.storage import attrs
 
 
@@ -53,15 +54,6 @@ class BestConfigs:
     rows: tuple[ConfigRow, ...]
 
 
-def _best_trial(snap: StudySnapshot) -> Any:
-    h = history(snap)
-    if not h.values:
-        return None
-    best = h.best_by_number[-1]
-    number = h.numbers[h.values.index(best)]
-    return next(r for r in snap.trials if r.number == number)
-
-
 def _same(values: list[Any]) -> bool:
     def norm(v: Any) -> Any:
         return round(v, 12) if isinstance(v, float) else v
@@ -71,7 +63,7 @@ def _same(values: list[Any]) -> bool:
 
 def best_configs(snaps: list[StudySnapshot]) -> BestConfigs:
     """Best trial of each study with its parameters; rows where studies differ are flagged."""
-    bests = [_best_trial(s) for s in snaps]
+    bests = [best_trial(s) for s in snaps]
     sums = [summarize(s) for s in snaps]
     rows: list[ConfigRow] = []
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from hpo.dashboard._extract import STATES
-from hpo.dashboard._store import StudySnapshot
+from hpo.results import StudySnapshot
+from hpo.results._summary import STATES
 
 # The panels a comparison can show, in page order (the page takes this list from the server).
 COMPARE_PANELS = ("summary", "best_vs_time", "best_vs_compute", "best_configs", "importance")

@@ -4,8 +4,7 @@ Every panel has a small frozen info object built here from plain trial records,
 so tests assert on numbers and the renderers in ``_figures`` never touch the
 store. Times are UTC epoch seconds; durations are seconds. What a study and its
 trials are in words and counts (summary, stop notes, durations) comes from
-:mod:`hpo.results`, which the CLI shares; the dashboard's modules import those names
-from here too.
+:mod:`hpo.results`, which the CLI shares.
 """
 
 from __future__ import annotations
@@ -17,24 +16,18 @@ from typing import Any
 
 from hpo.results._store import StudySnapshot, TrialRecord
 from hpo.results._summary import (
-    STATES,
-    StudySummary,
     duration,
     is_better,
     objective_label,
     step_reached,
     stop_note,
-    summarize,
 )
 from hpo.results._summary import finite as _finite
-from hpo.results._summary import identity as _identity
 from hpo.storage import attrs
 
 __all__ = [
-    "OBJECTIVE", "STATES", "Curve", "Curves", "History", "ParamAxis", "ParamData",
-    "StudySummary", "TrialRecord", "TrialTable", "_finite", "_identity", "curves", "duration",
-    "history", "is_better", "metric_names", "needs_metric_scan", "objective_label",
-    "param_data", "step_reached", "stop_note", "summarize", "trial_table",
+    "OBJECTIVE", "Curve", "Curves", "History", "ParamAxis", "ParamData", "TrialTable",
+    "curves", "history", "metric_names", "needs_metric_scan", "param_data", "trial_table",
 ]
 
 OBJECTIVE = "objective"  # curve name of Optuna's intermediate values

@@ -58,8 +58,8 @@ def assets_version() -> str:
 def shared_names() -> dict[str, list[str]]:
     """The names the script shares with Python, from the modules that define them."""
     from hpo.dashboard._analysis import EVALUATORS
-    from hpo.dashboard._extract import STATES
     from hpo.dashboard._views import STUDY_PANELS
+    from hpo.results._summary import STATES
 
     # A comparison's panels need no entry: its page config lists the ones it shows.
     return {"study_panels": list(STUDY_PANELS), "evaluators": list(EVALUATORS),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hpo.dashboard._store import Store
 from hpo.dashboard._views import STUDY_PANELS, Views
+from hpo.results import Store
 
 
 def render_report(store: Store, study: str) -> str:

@@ -37,8 +37,8 @@ from hpo.cli._common import add_storage
 from hpo.dashboard import _pages
 from hpo.dashboard._analysis import DEFAULT_EVALUATOR
 from hpo.dashboard._config import COMPARE_PANELS, Dashboard, Filters
-from hpo.dashboard._store import Store, StoreError
 from hpo.dashboard._views import STUDY_PANELS, Views
+from hpo.results import Store, StoreError
 
 _log = logging.getLogger("hpo.dashboard")
 MAX_NAME = 512  # Optuna's study_name column is VARCHAR(512)

@@ -6,8 +6,7 @@ import time
 from bisect import bisect_left
 from dataclasses import dataclass
 
-from hpo.dashboard._extract import stop_note
-from hpo.dashboard._store import StudySnapshot
+from hpo.results import StudySnapshot, stop_note
 from hpo.storage import attrs
 
 # Ray starts a fresh process per trial, so ``host:pid`` rows would number the

@@ -13,9 +13,10 @@ from collections import OrderedDict
 from dataclasses import asdict
 from typing import Any
 
+from hpo import results
 from hpo.dashboard import _analysis, _compare, _extract, _figures, _timeline
 from hpo.dashboard._config import Filters
-from hpo.dashboard._store import Store, StudySnapshot
+from hpo.results import Store, StudySnapshot
 
 # The panels of a study page, in page order (the page takes this list from the server).
 STUDY_PANELS = ("history", "history_time", "curves", "timeline", "parallel", "slice",
@@ -26,8 +27,8 @@ def _num(x: Any) -> Any:
     return _figures.finite_or_none(x)
 
 
-def summary_dict(s: _extract.StudySummary) -> dict[str, Any]:
-    """JSON-ready :class:`~hpo.dashboard._extract.StudySummary`."""
+def summary_dict(s: results.StudySummary) -> dict[str, Any]:
+    """JSON-ready :class:`~hpo.results.StudySummary`."""
     d = asdict(s)
     d["best"] = _num(s.best)
     return d
@@ -118,7 +119,7 @@ class Views:
     def studies(self) -> dict[str, Any]:
         """Summaries of every study in the store."""
         now = time.time()
-        rows = [summary_dict(_extract.summarize(self.store.snapshot(n), now))
+        rows = [summary_dict(results.summarize(self.store.snapshot(n), now))
                 for n in self.store.study_names()]
         return {"studies": rows, "storage": self.store.url}
 
@@ -137,7 +138,7 @@ class Views:
         data = _extract.param_data(snap)
         head = {
             "name": name, "revision": snap.revision,
-            "summary": summary_dict(_extract.summarize(snap)),
+            "summary": summary_dict(results.summarize(snap)),
             "metrics": _extract.metric_names(snap),
             "params": [a.name for a in data.axes],
             "multi": len(snap.meta.directions) > 1,
@@ -175,7 +176,7 @@ def _fig_json(fig: Any) -> str:
 def _compare_json(snaps: list[StudySnapshot], panels: list[str], evaluator: str) -> str:
     names = [s.meta.name for s in snaps]
     out: dict[str, Any] = {"studies": names, "revision": [s.revision for s in snaps]}
-    out["summaries"] = [summary_dict(_extract.summarize(s)) for s in snaps]
+    out["summaries"] = [summary_dict(results.summarize(s)) for s in snaps]
     figs: dict[str, str] = {}
     if "best_vs_time" in panels or "best_vs_compute" in panels:
         prog = [_compare.progress(s) for s in snaps]

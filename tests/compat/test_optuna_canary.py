@@ -1,7 +1,7 @@
 """Canaries for hpo._compat.optuna: they fail loudly when an Optuna upgrade moves the
 private structure hpo's fast store reader relies on, or its schema version.
 
-When one fails after an upgrade: check the dashboard's SQL (hpo/dashboard/_store.py)
+When one fails after an upgrade: check the dashboard's SQL (hpo/results/_store.py)
 against the new Optuna's models and migrations, then update hpo/_compat/optuna.py
 (KNOWN_HEAD_VERSIONS, RDB_COLUMNS). Until then the dashboard falls back to Optuna's
 public API, correct but slower.
@@ -41,7 +41,7 @@ def test_rdb_models_have_every_table_and_column_the_reader_uses() -> None:
 def test_value_type_enums_and_trial_states_have_the_names_the_reader_maps() -> None:
     from optuna.trial import TrialState
 
-    from hpo.dashboard import _store
+    from hpo.results import _store
 
     models = compat.rdb_models()
     for (model_name, enum_name), expected in compat.VALUE_TYPES.items():

@@ -99,8 +99,8 @@ def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="session")
 def store(store_url: str):
-    """A :class:`~hpo.dashboard._store.Store` over the shared test store."""
-    from hpo.dashboard._store import Store
+    """A :class:`~hpo.results.Store` over the shared test store."""
+    from hpo.results import Store
 
     s = Store(store_url)
     yield s
