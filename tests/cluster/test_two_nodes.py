@@ -151,13 +151,10 @@ def cluster() -> Iterator[Cluster]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def test_a_search_runs_its_trials_on_both_nodes(cluster: Cluster, postgres_url: str,
-                                               tmp_path: Path) -> None:
-    import optuna
-
+def _start_head(cluster: Cluster, *extra: str) -> None:
+    """``ray start --head`` with ``extra`` flags; notes whether the head wants a token."""
     cluster.start("head", "--head", "--port", str(cluster.port),
-                  "--resources", '{"head_node": 1}', "--include-dashboard", "false",
-                  env=cluster.env)
+                  "--resources", '{"head_node": 1}', *extra, env=cluster.env)
     deadline = time.monotonic() + 60
     while not _listening(cluster.port):
         assert time.monotonic() < deadline, cluster.logs()
@@ -167,15 +164,42 @@ def test_a_search_runs_its_trials_on_both_nodes(cluster: Cluster, postgres_url: 
     while True:
         out = cluster.ray_status(cluster.env)
         if out.returncode == 0:
-            break
+            return
         if "InvalidAuthToken" in out.stderr or "Authentication" in out.stderr:
             cluster.token = True
             # Ray's convention: token mode on, the token from RAY_AUTH_TOKEN,
             # $RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token (where `ray start` found it).
             cluster.user_env["RAY_AUTH_MODE"] = "token"
-            break
+            return
         assert time.monotonic() < deadline, out.stderr[-2000:]
         time.sleep(0.5)
+
+
+def _project(root: Path) -> Path:
+    """The user's project: a trainable module that exists only here (the workers' own
+    directory is elsewhere), and a space file."""
+    work = root / "project"
+    work.mkdir()
+    (work / "cluster_trainable.py").write_text(textwrap.dedent(TRAINABLE))
+    (work / "space.yaml").write_text(SPACE)
+    return work
+
+
+def _completed(study: str, storage: str) -> list[Any]:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    trials = optuna.load_study(study_name=study, storage=storage).trials
+    assert len(trials) == 4
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials), \
+        [(t.number, t.state, t.user_attrs.get("hpo:error")) for t in trials]
+    return trials
+
+
+def test_a_search_runs_its_trials_on_both_nodes(cluster: Cluster, postgres_url: str,
+                                               tmp_path: Path) -> None:
+    _start_head(cluster, "--include-dashboard", "false")
+    deadline = time.monotonic() + 60
     cluster.start("node2", "--address", cluster.address, "--resources", '{"node2": 1}',
                   env=cluster.user_env)
     while len(nodes := cluster.nodes()) < 2:
@@ -186,12 +210,7 @@ def test_a_search_runs_its_trials_on_both_nodes(cluster: Cluster, postgres_url: 
            for n in nodes}
     assert set(ids) == {"head_node", "node2"}
 
-    # The user's project: a trainable module that exists only here (the workers' own
-    # directory is elsewhere), and a space file.
-    work = tmp_path / "project"
-    work.mkdir()
-    (work / "cluster_trainable.py").write_text(textwrap.dedent(TRAINABLE))
-    (work / "space.yaml").write_text(SPACE)
+    work = _project(tmp_path)
     study = f"two-nodes-{uuid.uuid4().hex[:8]}"
     run = [str(BIN / "hpo"), "run", "space.yaml", "--address", cluster.address,
            "--storage", postgres_url, "--study", study, "--quiet", "--no-test-score"]
@@ -213,17 +232,41 @@ def test_a_search_runs_its_trials_on_both_nodes(cluster: Cluster, postgres_url: 
                          text=True, timeout=180)
     assert out.returncode == 0, out.stderr[-4000:] + cluster.logs()
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    trials = optuna.load_study(study_name=study, storage=postgres_url).trials
-    assert len(trials) == 4
-    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials), \
-        [(t.number, t.state, t.user_attrs.get("hpo:error")) for t in trials]
+    trials = _completed(study, postgres_url)
     workers = {t.user_attrs.get("hpo:worker") for t in trials}
     assert None not in workers and len(workers) >= 2, workers
+    # Each trial records the Ray node it ran on; both nodes ran trials.
     recorded_nodes = {t.user_attrs.get("hpo:node") for t in trials}
-    if recorded_nodes != {None}:  # the driver's ledger records the node (hpo:node)
-        assert recorded_nodes == set(ids.values()), (recorded_nodes, ids)
+    assert recorded_nodes == set(ids.values()), (recorded_nodes, ids)
 
     out = cluster.ray_status(cluster.user_env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "Active:" in out.stdout
+
+
+def test_a_search_submitted_as_a_ray_job(cluster: Cluster, postgres_url: str,
+                                         tmp_path: Path) -> None:
+    """docs/cluster.md's `ray job submit --working-dir . -- hpo run ...`: the driver runs
+    on the cluster as a Ray job, joins it through the address Ray gives the job, and
+    its trials import the user's module from the job's working_dir."""
+    dashboard_port = _free_port()
+    _start_head(cluster, "--dashboard-port", str(dashboard_port),
+                "--dashboard-host", "127.0.0.1")
+    work = _project(tmp_path)
+    study = f"ray-job-{uuid.uuid4().hex[:8]}"
+    submit = [str(BIN / "ray"), "job", "submit",
+              "--address", f"http://127.0.0.1:{dashboard_port}", "--working-dir", ".", "--",
+              str(BIN / "hpo"), "run", "space.yaml", "--storage", postgres_url,
+              "--study", study, "--quiet", "--no-test-score"]
+    deadline = time.monotonic() + 60
+    while True:  # the job API answers a little after the head's port opens
+        out = subprocess.run(submit, cwd=work, env=cluster.user_env, capture_output=True,
+                             text=True, timeout=240)
+        if out.returncode == 0 or time.monotonic() > deadline \
+                or "Connection refused" not in out.stdout + out.stderr:
+            break
+        time.sleep(1)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-4000:] + cluster.logs()
+    assert "succeeded" in out.stdout, out.stdout[-2000:]
+    trials = _completed(study, postgres_url)
+    assert {t.user_attrs.get("hpo:node") for t in trials} != {None}
