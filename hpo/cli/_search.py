@@ -37,6 +37,12 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from hpo.service._client import server_url
+
+    if server_url(args.server):  # submit to hpo serve instead of running here
+        from hpo.cli._remote import run_remote
+
+        return run_remote(args, server_url(args.server) or "")
     from hpo.spaces import SpaceError, load_space
     from hpo.storage import StudyMismatch
 
@@ -101,6 +107,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace a study of the same name made from a different experiment")
     p.add_argument("--address", help="Ray cluster address to join (default: start Ray here)")
+    p.add_argument("--server", metavar="URL",
+                   help="submit to hpo serve at URL instead of running here ($HPO_SERVER)")
     p.add_argument("--stale-after", type=float, default=40.0, metavar="SECONDS",
                    help="heartbeat bound: a trial whose driver is silent this long is failed "
                         "by any other driver on the study (default 40)")

@@ -23,6 +23,25 @@ class SearchInterrupted(Exception):
         return 128 + self.signum
 
 
+# The StopSignals of the searches running in this process (one, in practice).
+_ACTIVE: list[StopSignals] = []
+
+
+def request_stop(reason: str) -> bool:
+    """End the search running in this process as a first SIGINT would, but normally.
+
+    Trials still running are closed PRUNED with ``by: interrupted`` and the reason
+    "the search was interrupted by <reason>"; :func:`run_search` then returns instead
+    of raising. Callable from any thread (``hpo serve``'s job driver cancels this way).
+    Returns False while no search's ledger exists yet here; ask again later.
+    """
+    for signals in _ACTIVE:
+        if signals.ledger is not None and signals.received is None:
+            signals.ledger.interrupted = reason
+            return True
+    return False
+
+
 class StopSignals:
     """SIGINT and SIGTERM end the search the way its time budget does.
 
@@ -45,6 +64,7 @@ class StopSignals:
     def __enter__(self) -> StopSignals:
         os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
         self.install()
+        _ACTIVE.append(self)
         return self
 
     def install(self) -> None:
@@ -56,6 +76,8 @@ class StopSignals:
 
     def __exit__(self, *exc: object) -> None:
         self._done.set()
+        if self in _ACTIVE:
+            _ACTIVE.remove(self)
         for signum, handler in self._saved.items():
             signal.signal(signum, handler)
 

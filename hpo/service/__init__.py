@@ -1,0 +1,17 @@
+"""The service: ``hpo serve``'s HTTP API, its job queue and the Ray jobs that run searches.
+
+- :mod:`hpo.service._queue`: the job queue, one table beside Optuna's in the store's
+  database, so a server restart loses nothing;
+- :mod:`hpo.service._submission`: a request's body checked into a search to queue;
+- :mod:`hpo.service._ray_jobs` and :mod:`hpo.service._runner`: each search a Ray job
+  (Ray's Job Submission API), started, watched and cancelled from the queue;
+- :mod:`hpo.service._job_main`: what runs inside the Ray job (``run_search``, as
+  ``hpo run`` does);
+- :mod:`hpo.service._api`, :mod:`hpo.service._openapi`, :mod:`hpo.service._auth`,
+  :mod:`hpo.service._server`: the ``/api/v1`` routes, their OpenAPI document, the token
+  and the one HTTP server that also serves the dashboard;
+- :mod:`hpo.service._client`: what ``hpo run --server``, ``hpo status`` and
+  ``hpo cancel`` call.
+
+Importing this package loads nothing heavy; SQLAlchemy and Ray load when used.
+"""
