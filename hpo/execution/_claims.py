@@ -39,8 +39,15 @@ def counts_as_done(t: optuna.trial.FrozenTrial) -> bool:
 
 def claim_trial(study: optuna.Study, lock: StudyLock, total: int) -> optuna.Trial | None:
     """A new RUNNING trial of ``study``, or None when ``total`` trials are used."""
-    with lock.held():
-        trials = study.get_trials(deepcopy=False)
-        if sum(1 for t in trials if uses_budget(t)) >= total:
-            return None
-        return study.ask()
+    from hpo.storage._retry import retry
+
+    def claim() -> optuna.Trial | None:
+        with lock.held():
+            trials = study.get_trials(deepcopy=False)
+            if sum(1 for t in trials if uses_budget(t)) >= total:
+                return None
+            return study.ask()
+
+    # Through a store outage: the count and the ask are repeated together, under the
+    # lock, so a retried claim is still exact.
+    return retry(claim, f"claiming a trial of study {study.study_name!r}")

@@ -26,8 +26,9 @@ from hpo.execution._claims import claim_trial, counts_as_done, uses_budget
 from hpo.execution._clock import Clock, WallClock
 from hpo.execution._liveness import DEFAULT_STALE_AFTER_S, repair_stale
 from hpo.execution._runs import trial_seed
-from hpo.execution._store_writer import StoreWriter
+from hpo.execution._store_writer import writer_for
 from hpo.storage import attrs
+from hpo.storage._recovery import end_record
 from hpo.trainables._wrap import CONTEXT_KEY
 
 if TYPE_CHECKING:
@@ -146,7 +147,7 @@ class Ledger:
         self.counts = Counts()
         self.interrupted: str | None = None
         self._lock = threading.Lock()
-        self._writer = StoreWriter()
+        self._writer = writer_for(storage, study.study_name)
         self._lost: set[int] = set()
         self._metric_names = set(study.user_attrs.get(attrs.METRIC_NAMES) or ())
         self.repair_stale()
@@ -322,7 +323,8 @@ class Ledger:
         """Flush, then stop the writer thread."""
         self._writer.close()
 
-    def _submit(self, entry: Entry, write: Callable[[], None]) -> None:
+    def _submit(self, entry: Entry, write: Callable[[], None],
+                recovery: dict[str, Any] | None = None) -> None:
         """Queue a write to one of this driver's trials.
 
         If another driver took the trial for dead (this process was suspended longer
@@ -344,7 +346,7 @@ class Ledger:
                             "one within %g s); its later results are not stored",
                             number, self.stale_after)
 
-        self._writer.submit(guarded)
+        self._writer.submit(guarded, recovery)
 
     # -- writing the end state ------------------------------------------------------------
 
@@ -377,7 +379,10 @@ class Ledger:
                 state = TrialState.PRUNED if state_name == "PRUNED" else TrialState.FAIL
                 study.tell(trial, state=state, skip_if_finished=True)
 
-        self._submit(entry, write)
+        # Kept in the recovery file if the store is down past the retry window.
+        recovery = end_record(study.study_name, trial.number, state_name,
+                              value if state_name == "COMPLETE" else None, user_attrs)
+        self._submit(entry, write, recovery)
         with self._lock:
             self.counts.running -= 1
             if state_name == "COMPLETE":

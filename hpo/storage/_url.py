@@ -59,8 +59,24 @@ def open_storage(url: str | None = None) -> optuna.storages.RDBStorage:
         path = Path(url[len("sqlite:///"):])
         if str(path) != ":memory:":
             path.parent.mkdir(parents=True, exist_ok=True)
-    storage = optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+    from hpo.storage._lock import schema_lock
+    from hpo.storage._retry import retry
+
+    def connect() -> optuna.storages.RDBStorage:
+        # Optuna creates its tables (and checks their version) on a fresh store; with
+        # many processes starting at once only one may do that, the others wait for
+        # the lock and then find the schema in place.
+        with schema_lock(url):
+            return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+
+    storage = retry(connect, f"opening the store {_without_password(url)}")
     if url.startswith("sqlite"):
         _sqlite_pragmas(storage.engine)
         storage.engine.dispose()  # reconnect so the pragmas apply to every connection
     return storage
+
+
+def _without_password(url: str) -> str:
+    import re
+
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
