@@ -26,7 +26,6 @@ import os
 import socket
 import sys
 import tempfile
-import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -53,7 +52,6 @@ WORKER_ENV = {
     "TRANSFORMERS_VERBOSITY": "error",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
-    "PYTHONWARNINGS": "ignore",
 }
 # Passed on to the workers when set here (offline switches, cache locations).
 PASSED_ENV = ("HF_HUB_OFFLINE", "HF_HOME", "HF_DATASETS_OFFLINE", "HPO_CACHE")
@@ -143,8 +141,7 @@ def _start_local(ray: Any, num_cpus: float | None, kwargs: dict[str, Any],
     # Written before Ray starts (so a kill during the start still leaves the folders
     # findable), completed with the session once Ray is up.
     record = _ray_instances.register_instance(temp_dirs=temp_dirs)
-    with warnings.catch_warnings(), _environ(env):
-        warnings.simplefilter("ignore")
+    with _environ(env):
         context = ray.init(address="local", **kwargs)
         # Workers inherit the environment the instance started with.
         _WORKER_ENV.update(os.environ)
@@ -158,27 +155,24 @@ def _join(ray: Any, target: str, kwargs: dict[str, Any]) -> None:
     gcs = _check_cluster(target)
     kwargs["address"] = target
     kwargs["runtime_env"] = cluster_runtime_env(os.getcwd())
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from ray.exceptions import AuthenticationError, RuntimeEnvSetupError
+    from ray.exceptions import AuthenticationError, RuntimeEnvSetupError
 
-        try:
-            ray.init(**kwargs)
-        except RuntimeEnvSetupError as exc:
-            lines = [line for line in str(exc).splitlines() if line.strip()]
-            raise RayConnectError(
-                f"could not ship the working directory {os.getcwd()} to the Ray cluster at "
-                f"{gcs or target}: {lines[-1] if lines else exc}") from None
-        except (ConnectionError, RuntimeError, AuthenticationError) as exc:
-
-            cause: BaseException | None = exc
-            while cause is not None and not isinstance(cause, AuthenticationError):
-                cause = cause.__cause__ or cause.__context__
-            if cause is not None:
-                raise RayConnectError(_token_message(gcs or target)) from None
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise RayConnectError(f"could not join the Ray cluster at {gcs or target}: "
-                                  f"{first}") from None
+    try:
+        ray.init(**kwargs)
+    except RuntimeEnvSetupError as exc:
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        raise RayConnectError(
+            f"could not ship the working directory {os.getcwd()} to the Ray cluster at "
+            f"{gcs or target}: {lines[-1] if lines else exc}") from None
+    except (ConnectionError, RuntimeError, AuthenticationError) as exc:
+        cause: BaseException | None = exc
+        while cause is not None and not isinstance(cause, AuthenticationError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is not None:
+            raise RayConnectError(_token_message(gcs or target)) from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RayConnectError(f"could not join the Ray cluster at {gcs or target}: "
+                              f"{first}") from None
 
 
 def _token_source() -> str | None:

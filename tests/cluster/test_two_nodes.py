@@ -22,6 +22,8 @@ import sys
 import tempfile
 import textwrap
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -258,14 +260,23 @@ def test_a_search_submitted_as_a_ray_job(cluster: Cluster, postgres_url: str,
               "--address", f"http://127.0.0.1:{dashboard_port}", "--working-dir", ".", "--",
               str(BIN / "hpo"), "run", "space.yaml", "--storage", postgres_url,
               "--study", study, "--quiet", "--no-test-score"]
-    deadline = time.monotonic() + 60
-    while True:  # the job API answers a little after the head's port opens
-        out = subprocess.run(submit, cwd=work, env=cluster.user_env, capture_output=True,
-                             text=True, timeout=240)
-        if out.returncode == 0 or time.monotonic() > deadline \
-                or "Connection refused" not in out.stdout + out.stderr:
+    # The job API answers a while after the head's GCS port opens (its dashboard
+    # process starts last); `ray job submit` itself asks /api/version first.
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{dashboard_port}/api/version",
+                                   timeout=5).close()
             break
-        time.sleep(1)
+        except urllib.error.HTTPError:
+            break  # it answers (401 without a token on a token cluster): it is up
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, cluster.logs()
+        assert cluster.procs[0].poll() is None, cluster.logs()
+        time.sleep(0.5)
+    out = subprocess.run(submit, cwd=work, env=cluster.user_env, capture_output=True,
+                         text=True, timeout=240)
     assert out.returncode == 0, (out.stdout + out.stderr)[-4000:] + cluster.logs()
     assert "succeeded" in out.stdout, out.stdout[-2000:]
     trials = _completed(study, postgres_url)
