@@ -47,6 +47,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nhpo: interrupted", file=sys.stderr)
         return 130
+    except ImportError as exc:  # a missing extra: one line naming it, not a traceback
+        from hpo._imports import missing_extra_line
+        from hpo.cli._common import EXIT_MISSING_EXTRA
+
+        line = missing_extra_line(exc)
+        if line is None:
+            raise
+        print(f"hpo {args.command}: {line}", file=sys.stderr)
+        return EXIT_MISSING_EXTRA
 
 
 if __name__ == "__main__":

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hpo.cli._common import EXIT_BAD_INPUT, EXIT_MISMATCH, add_storage
+from hpo.cli._common import (
+    EXIT_BAD_INPUT,
+    EXIT_MISMATCH,
+    EXIT_STORE_UNAVAILABLE,
+    add_storage,
+    number_problems,
+)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -37,6 +43,13 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # Checked first: `--trials 0` once meant "the space's budget" and a negative one
+    # ran nothing and exited 0.
+    problems = number_problems(args, whole=("trials", "concurrency"),
+                               seconds=("time_budget", "stale_after"))
+    if problems:
+        print(f"hpo run: {'; '.join(problems)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     from hpo.service._client import server_url
 
     if server_url(args.server):  # submit to hpo serve instead of running here
@@ -44,7 +57,7 @@ def _run(args: argparse.Namespace) -> int:
 
         return run_remote(args, server_url(args.server) or "")
     from hpo.spaces import SpaceError, load_space
-    from hpo.storage import StudyMismatch
+    from hpo.storage import StoreUnavailable, StudyMismatch
 
     try:
         spec = load_space(args.space)
@@ -71,6 +84,9 @@ def _run(args: argparse.Namespace) -> int:
     except StudyMismatch as exc:
         print(f"hpo run: {exc}", file=sys.stderr)
         return EXIT_MISMATCH
+    except StoreUnavailable as exc:
+        print(f"hpo run: search stopped: {exc}", file=sys.stderr)
+        return EXIT_STORE_UNAVAILABLE
     except (ValueError, FileNotFoundError) as exc:
         print(f"hpo run: {args.space}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

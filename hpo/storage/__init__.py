@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from hpo.storage._retry import StoreUnavailable
 from hpo.storage._study import StudyMismatch, open_study, package_versions
 from hpo.storage._url import open_storage, resolve_url
 
-__all__ = ["StudyMismatch", "open_storage", "open_study", "package_versions", "resolve_url"]
+__all__ = [
+    "StoreUnavailable", "StudyMismatch", "open_storage", "open_study", "package_versions",
+    "resolve_url",
+]
