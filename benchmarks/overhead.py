@@ -7,12 +7,14 @@ run exactly N*T seconds of work. Each engine runs in its own subprocess and its
 clock starts before Ray starts, so Ray's start-up counts for both.
 
     python benchmarks/overhead.py --trials 100
+    python benchmarks/overhead.py --rounds 2 --baseline ../hpo-old   # an older checkout too
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -92,12 +94,31 @@ def run_ray(args: argparse.Namespace) -> float:
     return elapsed
 
 
+def _run_engine(engine: str, args: argparse.Namespace, root: Path) -> float:
+    """One engine in a subprocess of its own; ``root`` is the checkout whose hpo it runs."""
+    script = root / "benchmarks" / "overhead.py"
+    cmd = [sys.executable, str(script), "--engine", engine, "--trials", str(args.trials),
+           "--sleep", str(args.sleep), "--reports", str(args.reports),
+           "--concurrency", str(args.concurrency)]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p))
+    out = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        sys.exit(f"{engine} ({root}) failed:\n{out.stderr[-3000:]}")
+    return float(json.loads(out.stdout.strip().splitlines()[-1])["wall"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--sleep", type=float, default=1.0, help="seconds of work per trial")
     parser.add_argument("--reports", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every engine this many times, one after the other")
+    parser.add_argument("--baseline", type=Path, metavar="CHECKOUT",
+                        help="also run the hpo of another checkout (e.g. a `git worktree` of "
+                             "an older commit) in the same rounds")
     parser.add_argument("--engine", choices=["hpo", "ray"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.engine:  # child process: run one engine, print its wall time as JSON
@@ -106,24 +127,25 @@ def main() -> None:
         return
 
     ideal = args.trials * args.sleep / args.concurrency
-    walls = {}
-    for engine in ("hpo", "ray"):
-        cmd = [sys.executable, __file__, "--engine", engine, "--trials", str(args.trials),
-               "--sleep", str(args.sleep), "--reports", str(args.reports),
-               "--concurrency", str(args.concurrency)]
-        out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
-        if out.returncode != 0:
-            sys.exit(f"{engine} failed:\n{out.stderr[-3000:]}")
-        walls[engine] = json.loads(out.stdout.strip().splitlines()[-1])["wall"]
+    engines: list[tuple[str, str, Path]] = [("hpo (run_search)", "hpo", ROOT),
+                                            ("Ray Tune (Tuner+OptunaSearch+ASHA)", "ray", ROOT)]
+    if args.baseline:
+        engines.insert(0, (f"hpo of {args.baseline}", "hpo", args.baseline.resolve()))
+    walls: dict[str, list[float]] = {label: [] for label, _, _ in engines}
+    for _ in range(args.rounds):
+        for label, engine, root in engines:
+            walls[label].append(_run_engine(engine, args, root))
 
     print(f"{args.trials} trials x {args.sleep:g} s ({args.reports} reports each), "
-          f"concurrency {args.concurrency}: ideal {ideal:.1f} s")
-    print(f"{'engine':<34} {'wall s':>8} {'overhead':>9}")
-    labels = {"hpo": "hpo (run_search)",
-              "ray": "Ray Tune (Tuner+OptunaSearch+ASHA)"}
-    for engine, wall in walls.items():
-        print(f"{labels[engine]:<34} {wall:8.1f} {wall / ideal - 1:9.1%}")
-    print(f"ratio ray/hpo wall time: {walls['ray'] / walls['hpo']:.2f}")
+          f"concurrency {args.concurrency}: ideal {ideal:.1f} s; {args.rounds} round(s)")
+    print(f"{'engine':<40} {'wall s (every round)':>24} {'overhead':>18}")
+    for label, runs in walls.items():
+        shown = ", ".join(f"{w:.1f}" for w in runs)
+        over = ", ".join(f"{w / ideal - 1:.1%}" for w in runs)
+        print(f"{label:<40} {shown:>24} {over:>18}")
+    hpo_runs, ray_runs = walls["hpo (run_search)"], walls["Ray Tune (Tuner+OptunaSearch+ASHA)"]
+    print("ratio ray/hpo wall time, each round: "
+          + ", ".join(f"{r / h:.2f}" for r, h in zip(ray_runs, hpo_runs)))
 
 
 if __name__ == "__main__":
