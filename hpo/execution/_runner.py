@@ -188,6 +188,7 @@ def run_search(
                         by, why = "interrupted", "the search was interrupted"
                     ledger.close_all(by, why)
                     ledger.close()
+                    _record_end(ledger, run, by_budget, why)
             finally:
                 if heartbeat is not None:
                     heartbeat.stop()
@@ -292,3 +293,27 @@ def _fit(spec: SearchSpec, trainable: Any, ledger: Any, scheduler: Any, concurre
 
 def _trial_name(trial: Any) -> str:
     return f"trial_{trial.trial_id}"
+
+
+def _record_end(ledger: Any, run: Any, by_budget: bool, why: str) -> None:
+    """Write how this run ended on its ``hpo:runs`` record (readers tell a used budget from
+    a spent time budget, an interruption or an error by it). Called in a ``finally``:
+    ``sys.exc_info()`` is the exception that is ending the run, if one is."""
+    import sys
+
+    from hpo.execution._runs import end_run
+
+    exc = sys.exc_info()[1]
+    if ledger.interrupted is not None or isinstance(exc, (KeyboardInterrupt,
+                                                          SearchInterrupted)):
+        end, note = "interrupted", why
+    elif by_budget:
+        end, note = "time_budget", why
+    elif exc is not None:
+        end, note = "error", f"ended with {type(exc).__name__}: {exc}"
+    else:
+        end, note = "completed", f"trial budget of {ledger.total} trials used"
+    try:
+        end_run(ledger.study, ledger.lock, run, end, note)
+    except Exception:  # the run's own outcome matters more than this note
+        log.warning("could not record how run %s ended", run.index, exc_info=True)

@@ -78,3 +78,17 @@ def trial_seed(study_name: str, number: int) -> int:
     """The seed a trial's context carries (the trainable uses it unless ``seed`` is set)."""
     digest = hashlib.sha256(f"{study_name}:{number}".encode()).digest()
     return int.from_bytes(digest[:4], "little")
+
+
+def end_run(study: optuna.Study, lock: StudyLock, run: RunInfo, end: str, note: str) -> None:
+    """Record how run ``run`` ended on its record in ``hpo:runs`` (``end``, ``note``,
+    ``ended``), so readers can say why a study stopped: ``completed`` (the trial budget was
+    used), ``time_budget``, ``interrupted`` or ``error``. A run without an end died first."""
+    with lock.held():
+        runs = list(study.user_attrs.get(attrs.RUNS) or [])
+        for i, rec in enumerate(runs):
+            if isinstance(rec, dict) and rec.get("run") == run.index \
+                    and rec.get("driver") == run.driver:
+                runs[i] = {**rec, "end": end, "note": note, "ended": time.time()}
+                study.set_user_attr(attrs.RUNS, runs)
+                return

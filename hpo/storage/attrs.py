@@ -21,7 +21,9 @@ Study attributes:
         "metrics", "seconds"}``. The test split is never seen during the search.
     SEED: the study's base seed; each run samples with a seed derived from it.
     RUNS: one record per ``hpo run`` on the study (``run``, ``seed``, ``driver``,
-        ``started``), appended under the study lock, so no two runs share a seed.
+        ``started``), appended under the study lock, so no two runs share a seed; a
+        run that returns adds ``end`` (``completed``, ``time_budget``, ``interrupted``
+        or ``error``), ``note`` and ``ended`` (a run without them died first).
 
 Trial attributes:
     STEP: last step (``training_iteration``) the trial reported.
