@@ -16,6 +16,34 @@ from hpo.storage import attrs
 
 EVALUATORS = ("ped-anova", "fanova", "mean-decrease-impurity")  # the pages list these too
 DEFAULT_EVALUATOR = EVALUATORS[0]
+# What each evaluator needs beyond Optuna, named in the panel when it is missing.
+EVALUATOR_NEEDS = {"fanova": "scikit-learn", "mean-decrease-impurity": "scikit-learn"}
+
+# Completed trials a panel needs before it draws (fewer: it says so instead). Two points
+# give any parameter an importance of 0.5 and a contour is interpolated across the whole
+# grid from a handful; below ADVISED_TRIALS the panel draws but says it is a rough guide.
+MIN_TRIALS = {"importance": 5, "contour": 5, "slice": 3}
+ADVISED_TRIALS = 10
+
+
+def too_few(panel: str, n: int) -> str | None:
+    """Why ``panel`` will not draw from ``n`` completed trials, or None when it will."""
+    need = MIN_TRIALS[panel]
+    if n >= need:
+        return None
+    return (f"Needs at least {need} completed trials with a value; this study has {n}. "
+            "Drawn from fewer, it would look more certain than it is.")
+
+
+def based_on(n: int) -> str:
+    """The title suffix saying how many completed trials a panel is drawn from."""
+    rough = " (few: a rough guide)" if n < ADVISED_TRIALS else ""
+    return f"based on {n} completed trial{'s' if n != 1 else ''}{rough}"
+
+
+class EvaluatorUnavailable(RuntimeError):
+    """The chosen importance evaluator needs a package that is not installed (the message
+    names it and how to install it)."""
 
 
 @dataclass(frozen=True)
@@ -46,17 +74,20 @@ def importance(snap: StudySnapshot, evaluator: str = DEFAULT_EVALUATOR,
 
     Raises:
         ValueError: ``evaluator`` is not one of :data:`EVALUATORS`.
+        EvaluatorUnavailable: the evaluator needs a package that is not installed.
     """
     import optuna
     from optuna.study import StudyDirection
     from optuna.trial import FrozenTrial, TrialState
 
-    ev = _evaluator(evaluator)
+    if evaluator not in EVALUATORS:
+        raise ValueError(f"importance evaluator {evaluator!r} is not one of {list(EVALUATORS)}")
     # (record, its values): the values checked present here, so typed as present below.
     done = [(r, r.values) for r in snap.trials if r.state == "COMPLETE" and r.values
             and all(_finite(v) for v in r.values) and r.params]
-    if len(done) < 2:
-        return Importance(evaluator, len(done), (), "needs at least 2 completed trials")
+    few = too_few("importance", len(done))
+    if few is not None:
+        return Importance(evaluator, len(done), (), few)
     directions = snap.meta.directions or ("minimize",)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     # The store keeps Optuna's direction names in lower case ("minimize", "maximize").
@@ -71,14 +102,19 @@ def importance(snap: StudySnapshot, evaluator: str = DEFAULT_EVALUATOR,
     sign = -1.0 if directions[objective] == "maximize" else 1.0
     target = None if len(directions) == 1 else (lambda t: sign * t.values[objective])
     try:
+        ev = _evaluator(evaluator)  # fanova and MDI raise ImportError here without sklearn
         with warnings.catch_warnings():
             # hpo flips maximised objectives itself (above), so the evaluator's notice
             # that it ranks low targets as better is expected here; nothing else is hidden.
             warnings.filterwarnings("ignore", message=r".* computes the importances of "
                                     r"params to achieve low `target` values")
             result = optuna.importance.get_param_importances(study, evaluator=ev, target=target)
-    except (ImportError, ModuleNotFoundError) as exc:
-        return Importance(evaluator, len(done), (), f"{evaluator} unavailable: {exc}")
+    except ImportError as exc:
+        need = EVALUATOR_NEEDS.get(evaluator, str(exc.name or "a missing package"))
+        raise EvaluatorUnavailable(
+            f"The {evaluator} importance evaluator needs {need}, which is not installed "
+            f"here ({exc}). Install it with: pip install {need}; or choose "
+            f"{DEFAULT_EVALUATOR}, which needs nothing more.") from exc
     except (RuntimeError, ValueError) as exc:  # e.g. a single distinct value per parameter
         return Importance(evaluator, len(done), (), f"not computable: {exc}")
     return Importance(evaluator, len(done),

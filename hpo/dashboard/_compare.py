@@ -1,27 +1,32 @@
-"""Comparison of several studies: progress against time and compute, best configs side by side."""
+"""Comparison of several studies: progress against time, compute and trials, learning
+curves per step, best configs side by side."""
 
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any
 
-from hpo.dashboard._extract import history
+from hpo.dashboard._extract import OBJECTIVE, curves, history
 from hpo.dashboard._timeline import compute_at
 from hpo.results import StudySnapshot, best_trial, summarize
+from hpo.results._summary import end_time
 from hpo.results._summary import identity as _identity
 from hpo.storage import attrs
 
 
 @dataclass(frozen=True)
 class Progress:
-    """Best so far of one study at each completion, against elapsed and compute hours."""
+    """Best so far of one study at each completion, against elapsed seconds, compute
+    (trial-seconds) and the number of trials finished by then."""
 
     name: str
     metric: str
     direction: str
-    elapsed_h: tuple[float, ...]
-    compute_h: tuple[float, ...]
+    elapsed_s: tuple[float, ...]
+    compute_s: tuple[float, ...]
+    trials: tuple[int, ...]  # finished trials (any state) by each completion
     best: tuple[float, ...]
 
 
@@ -31,9 +36,52 @@ def progress(snap: StudySnapshot, now: float | None = None) -> Progress:
     h = history(snap)
     t0 = min((r.start for r in snap.trials if r.start is not None), default=0.0)
     compute = compute_at(snap, list(h.times), now)
+    ended = sorted(e for r in snap.trials if r.state in ("COMPLETE", "PRUNED", "FAIL")
+                   and (e := end_time(r, now)) is not None)
     return Progress(snap.meta.name, h.metric, h.direction,
-                    tuple((t - t0) / 3600 for t in h.times), tuple(c / 3600 for c in compute),
-                    h.best_by_time)
+                    tuple(t - t0 for t in h.times), tuple(compute),
+                    tuple(bisect_right(ended, t) for t in h.times), h.best_by_time)
+
+
+@dataclass(frozen=True)
+class StepBand:
+    """One study's curves of one metric summarised per step: median, the middle half
+    (25th to 75th percentile) and how many trials reported there, plus the best trial's
+    own curve. Later steps hold only the trials not stopped before them."""
+
+    name: str
+    metric: str
+    steps: tuple[int, ...]
+    median: tuple[float, ...]
+    q25: tuple[float, ...]
+    q75: tuple[float, ...]
+    count: tuple[int, ...]
+    best_number: int | None
+    best_steps: tuple[int, ...]
+    best_values: tuple[float, ...]
+
+
+def step_bands(snap: StudySnapshot, metric: str = OBJECTIVE) -> StepBand:
+    """:class:`StepBand` of ``metric`` over every trial of ``snap`` that reported it.
+
+    Raises:
+        KeyError: the study has no metric of that name.
+    """
+    import numpy as np
+
+    c = curves(snap, metric)
+    by_step: dict[int, list[float]] = {}
+    for cv in c.curves:
+        for step, value in zip(cv.steps, cv.values, strict=True):
+            by_step.setdefault(step, []).append(value)
+    steps = sorted(by_step)
+    qs = [np.percentile(by_step[s], [25, 50, 75]) for s in steps]
+    best = best_trial(snap)
+    mine = next((cv for cv in c.curves if best is not None and cv.number == best.number), None)
+    return StepBand(snap.meta.name, c.label, tuple(steps), tuple(float(q[1]) for q in qs),
+                    tuple(float(q[0]) for q in qs), tuple(float(q[2]) for q in qs),
+                    tuple(len(by_step[s]) for s in steps), best.number if best else None,
+                    mine.steps if mine else (), mine.values if mine else ())
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from hpo.results import StudySnapshot
 from hpo.results._summary import STATES
 
 # The panels a comparison can show, in page order (the page takes this list from the server).
-COMPARE_PANELS = ("summary", "best_vs_time", "best_vs_compute", "best_configs", "importance")
+COMPARE_PANELS = ("summary", "best_vs_time", "best_vs_compute", "best_vs_trials", "curves",
+                  "best_configs", "importance")
 _KEYS = {"title", "description", "studies", "panels", "filters", "refresh_s",
          "importance_evaluator"}
 _FILTER_KEYS = {"states", "trials", "params"}

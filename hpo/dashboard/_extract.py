@@ -17,6 +17,7 @@ from typing import Any
 from hpo.results._store import StudySnapshot, TrialRecord
 from hpo.results._summary import (
     duration,
+    end_time,
     is_better,
     objective_label,
     step_reached,
@@ -26,8 +27,9 @@ from hpo.results._summary import finite as _finite
 from hpo.storage import attrs
 
 __all__ = [
-    "OBJECTIVE", "Curve", "Curves", "History", "ParamAxis", "ParamData", "TrialTable",
-    "curves", "history", "metric_names", "needs_metric_scan", "param_data", "trial_table",
+    "OBJECTIVE", "Curve", "Curves", "History", "ParamAxis", "ParamData", "Reached",
+    "TrialTable", "curves", "history", "metric_names", "needs_metric_scan", "param_data",
+    "trial_table",
 ]
 
 OBJECTIVE = "objective"  # curve name of Optuna's intermediate values
@@ -66,8 +68,21 @@ def trial_table(snap: StudySnapshot, now: float | None = None) -> TrialTable:
 
 
 @dataclass(frozen=True)
+class Reached:
+    """A trial that ended early (PRUNED, FAIL), at the last value of the objective it reported."""
+
+    number: int
+    state: str
+    value: float
+    step: int | None
+    time: float | None  # when it stopped running (see hpo.results.end_time)
+    note: str
+
+
+@dataclass(frozen=True)
 class History:
-    """Completed trials' values and the best so far, by trial number and by completion time."""
+    """Completed trials' values and the best so far, by trial number and by completion time,
+    plus every trial that ended early at the value it reached (``early``)."""
 
     metric: str
     direction: str
@@ -77,6 +92,8 @@ class History:
     times: tuple[float, ...]  # completion times, ascending
     time_values: tuple[float, ...]  # values in completion order
     best_by_time: tuple[float, ...]
+    early: tuple[Reached, ...] = ()
+    unplotted: int = 0  # finished trials with no finite value to place (e.g. failed at once)
 
 
 def _running_best(values: list[float], direction: str) -> list[float]:
@@ -105,12 +122,41 @@ def history(snap: StudySnapshot, objective: int = 0) -> History:
     values = [v for _, v in done]
     timed = sorted((r.complete, v) for r, v in done if r.complete is not None)
     multi = len(snap.meta.directions) > 1
+    early, unplotted = _ended_early(snap, objective, multi)
     return History(
         metric=f"objective {objective}" if multi else objective_label(snap),
         direction=direction, numbers=tuple(r.number for r, _ in done), values=tuple(values),
         best_by_number=tuple(_running_best(values, direction)),
         times=tuple(t for t, _ in timed), time_values=tuple(v for _, v in timed),
-        best_by_time=tuple(_running_best([v for _, v in timed], direction)))
+        best_by_time=tuple(_running_best([v for _, v in timed], direction)),
+        early=early, unplotted=unplotted)
+
+
+def _ended_early(snap: StudySnapshot, objective: int, multi: bool
+                 ) -> tuple[tuple[Reached, ...], int]:
+    """PRUNED and FAIL trials at the value they reached: their stored value, else their last
+    finite report (single objective only; several objectives report no intermediate values).
+    Also how many finished trials have no value to place (COMPLETE with a bad value included)."""
+    out = []
+    missing = 0
+    for r in snap.trials:
+        if r.state not in ("PRUNED", "FAIL", "COMPLETE"):
+            continue
+        stored = r.values[objective] if r.values and len(r.values) > objective else None
+        if r.state == "COMPLETE":
+            missing += not _finite(stored)
+            continue
+        value, step = (stored, step_reached(r)) if _finite(stored) else (None, None)
+        if value is None and not multi:
+            reports = [(s, v) for s, v in r.intermediate.items() if _finite(v)]
+            if reports:
+                step, value = max(reports)
+        if value is None:
+            missing += 1
+            continue
+        out.append(Reached(r.number, r.state, float(value), step, end_time(r, time.time()),
+                           stop_note(r)))
+    return tuple(out), missing
 
 
 # --- learning curves --------------------------------------------------------------------------

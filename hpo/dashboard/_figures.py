@@ -20,8 +20,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from hpo.dashboard._analysis import Contour, Importance, Pareto
-from hpo.dashboard._compare import Progress
+from hpo.dashboard._analysis import ADVISED_TRIALS, Contour, Importance, Pareto, based_on
+from hpo.dashboard._compare import Progress, StepBand
 from hpo.dashboard._extract import Curves, History, ParamAxis, ParamData
 from hpo.dashboard._timeline import Timeline
 
@@ -59,6 +59,8 @@ def _notes(notes: list[str], limit: int = 300) -> list[str]:
 def empty_figure(title: str, message: str) -> go.Figure:
     """A figure that says why there is nothing to draw."""
     fig = go.Figure()
+    if "<br>" not in message:
+        message = _wrap(message)
     fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper",
                        yref="paper", font={"size": 14, "color": "#666"})
     fig.update_xaxes(visible=False)
@@ -66,31 +68,65 @@ def empty_figure(title: str, message: str) -> go.Figure:
     return _layout(fig, title, height=220)
 
 
+def _wrap(text: str, width: int = 90) -> str:
+    """``text`` broken into lines of about ``width`` characters with ``<br>`` (plotly
+    annotations do not wrap)."""
+    import textwrap
+
+    return "<br>".join(textwrap.wrap(text, width)) or text
+
+
 def history_figure(h: History, by: str = "number") -> go.Figure:
-    """Trial values and best so far, against trial number (``by="number"``) or wall time."""
+    """Every finished trial and the best so far, against trial number (``by="number"``) or
+    the time it ended. Complete trials are dots; pruned and failed ones are marked at the
+    value they reached, each state its own legend entry (a click hides or shows it)."""
+    n_done = len(h.values) + len(h.early)
     title = f"Optimisation history: {h.metric} ({h.direction}) by " + (
-        "trial number" if by == "number" else "wall time (UTC)")
-    if not h.values:
-        return empty_figure(title, "No completed trial yet.")
+        "trial number" if by == "number" else "time (UTC)")
+    if not n_done:
+        return empty_figure(title, "No finished trial with a value yet.")
     fig = go.Figure()
     if by == "number":
-        x_pts: Any = np.asarray(h.numbers)
-        y_pts, x_best, y_best = h.values, x_pts, h.best_by_number
         fig.update_xaxes(title_text="trial number")
     else:
-        x_pts = x_best = _ms(h.times)
-        y_pts, y_best = h.time_values, h.best_by_time
-        fig.update_xaxes(title_text="completion time (UTC)", type="date")
-    fig.add_trace(go.Scatter(x=x_pts, y=np.asarray(y_pts, dtype=float), mode="markers",
-                               name="trial value", marker={"size": 7, "opacity": 0.75,
-                                                           "color": STATE_COLORS["COMPLETE"]},
-                               hovertemplate="%{x}: %{y:.4g}<extra></extra>"))
-    fig.add_trace(go.Scatter(x=np.asarray(x_best), y=np.asarray(y_best, dtype=float),
-                               mode="lines", line={"shape": "hv", "color": "#d62728",
-                                                   "width": 2}, name="best so far",
-                               hovertemplate="best %{y:.4g}<extra></extra>"))
+        fig.update_xaxes(title_text="time the trial ended (UTC)", type="date")
+    for state, symbol in (("PRUNED", "x"), ("FAIL", "circle-x")):
+        group = [p for p in h.early if p.state == state and (by == "number" or p.time)]
+        if not group:
+            continue
+        x: Any = np.asarray([p.number for p in group]) if by == "number" \
+            else _ms([p.time for p in group])
+        fig.add_trace(go.Scatter(
+            x=x, y=np.asarray([p.value for p in group], dtype=float), mode="markers",
+            name=f"{state.lower()} at the value reached ({len(group)})", legendgroup=state,
+            customdata=np.asarray([p.number for p in group], dtype=np.float32),
+            text=_notes([f"step {p.step}: {p.note}" for p in group]),
+            marker={"size": 7, "symbol": symbol, "color": STATE_COLORS[state], "opacity": 0.8},
+            hovertemplate="trial %{customdata} " + state.lower()
+                          + ": %{y:.4g}<br>%{text}<extra></extra>"))
+    if h.values:
+        if by == "number":
+            x_pts: Any = np.asarray(h.numbers)
+            y_pts, x_best, y_best = h.values, x_pts, h.best_by_number
+        else:
+            x_pts = x_best = _ms(h.times)
+            y_pts, y_best = h.time_values, h.best_by_time
+        fig.add_trace(go.Scatter(
+            x=x_pts, y=np.asarray(y_pts, dtype=float), mode="markers",
+            name=f"complete ({len(h.values)})", legendgroup="COMPLETE",
+            marker={"size": 8, "opacity": 0.85, "color": STATE_COLORS["COMPLETE"]},
+            hovertemplate="%{x}: %{y:.4g}<extra>complete</extra>"))
+        fig.add_trace(go.Scatter(
+            x=np.asarray(x_best), y=np.asarray(y_best, dtype=float), mode="lines",
+            line={"shape": "hv", "color": "#d62728", "width": 2},
+            name="best so far (complete trials)",
+            hovertemplate="best %{y:.4g}<extra></extra>"))
+    if by == "number":
+        last = max([*h.numbers, *(p.number for p in h.early)])
+        fig.update_xaxes(range=[-0.5, last + 0.5])  # every trial number in view
     fig.update_yaxes(title_text=h.metric)
-    return _layout(fig, title)
+    note = f" · {h.unplotted} without a value not shown" if h.unplotted else ""
+    return _layout(fig, f"{title} · {n_done} finished trials{note}")
 
 
 def curves_figure(c: Curves) -> go.Figure:
@@ -288,7 +324,7 @@ def _ticks(vals: np.ndarray, extra: dict[str, Any]) -> tuple[list[float], list[s
 
 def slice_figure(d: ParamData) -> go.Figure:
     """Objective against each parameter, one panel per parameter."""
-    title = f"Slice plots: {d.metric} against each parameter"
+    title = f"Slice plots: {d.metric} against each parameter, {based_on(len(d.numbers))}"
     if not d.numbers or not d.axes:
         return empty_figure(title, "No completed trial with parameters yet.")
     cols = len(d.axes)
@@ -318,7 +354,8 @@ def slice_figure(d: ParamData) -> go.Figure:
 
 def contour_figure(c: Contour) -> go.Figure:
     """Mean objective over a grid of two parameters, with the trials overlaid."""
-    title = f"Contour: {c.metric} over {c.x.name} × {c.y.name}"
+    title = (f"Contour: {c.metric} over {c.x.name} × {c.y.name}, "
+             f"{based_on(len(c.points_value))}")
     if not c.points_value:
         return empty_figure(title, "No completed trial has both parameters.")
     z = np.array([[_NAN if v is None else v for v in row] for row in c.z], dtype=float)
@@ -470,44 +507,119 @@ def importance_figure(imps: list[Importance], names: list[str] | None = None) ->
     """Parameter importance; several studies give grouped bars, one colour per study."""
     names = names or [""] * len(imps)
     title = "Parameter importance" + (f" ({imps[0].evaluator})" if imps else "")
+    if len(imps) == 1 and imps[0].importances:
+        title += f", {based_on(imps[0].n_trials)}"
     if not any(i.importances for i in imps):
-        notes = "; ".join(i.note for i in imps if i.note) or "nothing to assess"
-        return empty_figure(title, f"Importance not available: {notes}")
+        notes = "<br>".join((f"{n}: " if n else "") + _wrap(i.note)
+                            for i, n in zip(imps, names, strict=True) if i.note)
+        return empty_figure(title, f"Importance not shown.<br>{notes or 'nothing to assess'}")
     order: list[str] = []
     for imp in imps:
         order += [p for p, _ in imp.importances if p not in order]
     fig = go.Figure()
+    left_out = [f"{n}: {_wrap(i.note)}" for i, n in zip(imps, names, strict=True)
+                if not i.importances]
     for k, (imp, name) in enumerate(zip(imps, names, strict=True)):
+        if not imp.importances:  # no zero bars for a study that could not be assessed
+            continue
         vals = dict(imp.importances)
+        few = ", few" if imp.n_trials < ADVISED_TRIALS else ""
         fig.add_trace(go.Bar(
             y=order[::-1], x=[vals.get(p, 0.0) for p in order[::-1]], orientation="h",
-            name=f"{name} ({imp.n_trials} trials)" if name else f"{imp.n_trials} trials",
+            name=f"{name} ({imp.n_trials} trials{few})" if name else f"{imp.n_trials} trials",
             marker={"color": STUDY_COLORS[k % len(STUDY_COLORS)]},
             hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
     fig.update_xaxes(title_text="importance (normalised)", range=[0, 1.02])
+    if left_out:
+        fig.add_annotation(text="Not shown: " + "<br>".join(left_out), showarrow=False,
+                           xref="paper", yref="paper", x=1, y=1, xanchor="right",
+                           yanchor="top", align="right", font={"size": 11, "color": "#666"})
     return _layout(fig, title, barmode="group", showlegend=len(imps) > 1,
                    height=max(HEIGHT, 90 + 28 * len(order) * max(1, len(imps))),
                    margin={"l": 140, "r": 20, "t": 50, "b": 50})
 
 
+def time_unit(seconds: float) -> tuple[str, float]:
+    """The unit a span of ``seconds`` reads best in, as (name, seconds per unit):
+    seconds under 2 min, minutes under 2 h, hours beyond (as the pages' durations)."""
+    if seconds < 120:
+        return "s", 1.0
+    if seconds < 7200:
+        return "min", 60.0
+    return "h", 3600.0
+
+
+PROGRESS_AXES = {"elapsed": ("wall time since the study's first trial", "wall time"),
+                 "compute": ("compute used (trial-time: every trial's wall time added up)",
+                             "compute"),
+                 "trials": ("trials finished (any state)", "trials finished")}
+
+
 def progress_figure(ps: list[Progress], x: str = "elapsed") -> go.Figure:
-    """Best so far of several studies against elapsed hours (``x="elapsed"``) or compute."""
-    label = "wall time since start (hours)" if x == "elapsed" else "compute used (trial-hours)"
+    """Best so far of several studies against elapsed time (``x="elapsed"``), compute
+    (``"compute"``) or trials finished (``"trials"``); times in a unit chosen from the data."""
+    label, short = PROGRESS_AXES[x]
     metrics = sorted({p.metric for p in ps})
-    title = f"Best so far against {'wall time' if x == 'elapsed' else 'compute'}"
+    title = f"Best so far against {short}"
     if not any(p.best for p in ps):
         return empty_figure(title, "No study has a completed trial yet.")
+    xs_of = {"elapsed": lambda p: p.elapsed_s, "compute": lambda p: p.compute_s,
+             "trials": lambda p: p.trials}[x]
+    unit, per = ("", 1.0) if x == "trials" else time_unit(
+        max((v for p in ps for v in xs_of(p)), default=0.0))
     fig = go.Figure()
     for k, p in enumerate(ps):
-        xs = p.elapsed_h if x == "elapsed" else p.compute_h
+        xs = np.asarray(xs_of(p), dtype=float) / per
         fig.add_trace(go.Scatter(
-            x=np.asarray(xs), y=np.asarray(p.best, dtype=float), mode="lines",
-            name=f"{p.name} ({p.direction})", line={"shape": "hv", "width": 2,
-                                                    "color": STUDY_COLORS[k % 10]},
-            hovertemplate=f"{p.name}<br>%{{x:.3g}} h: %{{y:.4g}}<extra></extra>"))
-    fig.update_xaxes(title_text=label)
+            x=xs, y=np.asarray(p.best, dtype=float), mode="lines+markers",
+            name=f"{p.name} ({p.direction})", marker={"size": 4},
+            line={"shape": "hv", "width": 2, "color": STUDY_COLORS[k % 10]},
+            hovertemplate=f"{p.name}<br>%{{x:.3g}} {unit or 'trials'}: %{{y:.4g}}"
+                          "<extra></extra>"))
+    fig.update_xaxes(title_text=f"{label} ({unit})" if unit else label, rangemode="tozero")
     fig.update_yaxes(title_text=" / ".join(metrics))
     return _layout(fig, title)
+
+
+def _rgba(color: str, alpha: float) -> str:
+    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def step_bands_figure(bands: list[StepBand], metric: str) -> go.Figure:
+    """Learning curves of several studies: per study the median over its trials at each
+    step, the middle half shaded, and its best trial's curve dashed."""
+    title = f"Learning curves across studies: {bands[0].metric if bands else metric}"
+    if not any(b.steps for b in bands):
+        return empty_figure(title, f"No study reported {metric}.")
+    fig = go.Figure()
+    for k, b in enumerate(bands):
+        if not b.steps:
+            continue
+        color = STUDY_COLORS[k % len(STUDY_COLORS)]
+        steps = np.asarray(b.steps, dtype=float)
+        fig.add_trace(go.Scatter(
+            x=np.concatenate([steps, steps[::-1]]),
+            y=np.concatenate([np.asarray(b.q75), np.asarray(b.q25)[::-1]]),
+            fill="toself", fillcolor=_rgba(color, 0.15), line={"width": 0},
+            name=f"{b.name}: middle half", legendgroup=b.name, hoverinfo="skip",
+            showlegend=False))
+        fig.add_trace(go.Scatter(
+            x=steps, y=np.asarray(b.median), customdata=np.asarray(b.count),
+            mode="lines+markers", marker={"size": 4}, line={"color": color, "width": 2},
+            name=f"{b.name}: median of trials", legendgroup=b.name,
+            hovertemplate=f"{b.name}<br>step %{{x}}: median %{{y:.4g}} over "
+                          "%{customdata} trials<extra></extra>"))
+        if b.best_steps:
+            fig.add_trace(go.Scatter(
+                x=np.asarray(b.best_steps, dtype=float), y=np.asarray(b.best_values),
+                mode="lines", line={"color": color, "width": 1.5, "dash": "dash"},
+                name=f"{b.name}: best trial ({b.best_number})", legendgroup=b.name,
+                hovertemplate=f"{b.name} best trial {b.best_number}<br>step %{{x}}: "
+                              "%{y:.4g}<extra></extra>"))
+    fig.update_xaxes(title_text="step")
+    fig.update_yaxes(title_text=bands[0].metric)
+    return _layout(fig, title + " · median, middle half shaded, best trial dashed")
 
 
 TEMPLATE = "plotly_white"

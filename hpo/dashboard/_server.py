@@ -9,7 +9,7 @@ Routes (all GET)::
     /api/studies           summaries of every study
     /api/study/<name>?panel=history&panel=curves&metric=eval_loss&x=lr&y=wd&evaluator=fanova
                            &style=interactive (WebGL parallel coordinates)
-    /api/compare?study=a&study=b&panel=best_vs_time[&dashboard=1]
+    /api/compare?study=a&study=b&panel=best_vs_time[&dashboard=1][&metric=eval_loss]
     /api/revision?study=a[&study=b]   cheap change counters for live polling
     /static/plotly.min.js  the plotly.js bundled with the plotly package
     /static/app.js, /static/logic.js, /static/app.css   the pages' script and style
@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from hpo.cli._common import add_storage
 from hpo.dashboard import _pages
-from hpo.dashboard._analysis import DEFAULT_EVALUATOR
+from hpo.dashboard._analysis import DEFAULT_EVALUATOR, EvaluatorUnavailable
 from hpo.dashboard._config import COMPARE_PANELS, Dashboard, Filters
 from hpo.dashboard._views import STUDY_PANELS, Views
 from hpo.results import Store, StoreError
@@ -132,6 +132,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404 if "no study named" in str(exc) else 503, str(exc))
         except (KeyError, ValueError) as exc:
             self._error(400, str(exc.args[0]) if exc.args else str(exc))
+        except EvaluatorUnavailable as exc:  # a missing optional package: the page says which
+            self._error(501, str(exc))
         except (BrokenPipeError, ConnectionResetError):
             pass  # the browser went away mid-answer
         except Exception as exc:  # noqa: BLE001 - keep serving; report it to the page
@@ -213,7 +215,7 @@ class _Handler(BaseHTTPRequestHandler):
                     raise ValueError(f"unknown panel {p!r}; choose from {list(COMPARE_PANELS)}")
             body = srv.views.compare(names, panels, board.filters if board else Filters(),
                                      board.importance_evaluator if board
-                                     else DEFAULT_EVALUATOR)
+                                     else DEFAULT_EVALUATOR, one.get("metric") or "objective")
         elif what == "revision":
             names = srv.dashboard_studies() if one.get("dashboard") and srv.dashboard \
                 else self._names(query)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from bisect import bisect_left
 from dataclasses import dataclass
 
-from hpo.results import StudySnapshot, stop_note
+from hpo.results import StudySnapshot, TrialRecord, stop_note
+from hpo.results._summary import end_time
 from hpo.storage import attrs
 
 # Ray starts a fresh process per trial, so ``host:pid`` rows would number the
@@ -56,8 +58,8 @@ def _pack(items: list[tuple[float, float, int]]) -> list[int]:
 def timeline(snap: StudySnapshot, now: float | None = None) -> Timeline:
     """Trials per worker (or packed lanes per host when workers are many)."""
     now = time.time() if now is None else now
-    runs = [(r, r.start, r.complete if r.complete is not None else now)
-            for r in snap.trials if r.start is not None]
+    # An orphan's bar ends at its driver's last heartbeat, when it was last known to run.
+    runs = [(r, r.start, end_time(r, now) or now) for r in snap.trials if r.start is not None]
     recs = [r for r, _, _ in runs]
     starts = [s for _, s, _ in runs]  # the start of recs[i], known to be there
     ends = [e for _, _, e in runs]
@@ -73,7 +75,7 @@ def timeline(snap: StudySnapshot, now: float | None = None) -> Timeline:
                 labels[i] = f"{host} #{lane[j] + 1}"
     else:
         labels = workers
-    bars = tuple(Bar(r.number, labels[i], starts[i], ends[i], r.state, stop_note(r))
+    bars = tuple(Bar(r.number, labels[i], starts[i], ends[i], r.state, _bar_note(r, ends[i]))
                  for i, r in enumerate(recs))
 
     def lane_key(lane: str) -> tuple[str, int]:
@@ -94,6 +96,19 @@ def timeline(snap: StudySnapshot, now: float | None = None) -> Timeline:
     return Timeline(tuple(sorted(set(labels), key=lane_key)), bars, packed, tuple(ts), tuple(ns))
 
 
+def _bar_note(rec: TrialRecord, end: float) -> str:
+    """The trial's stop note; an orphan's also says where its bar ends and why."""
+    note = stop_note(rec)
+    if rec.user_attrs.get(attrs.ORPHANED) and rec.complete is not None and rec.complete > end:
+        note += (f" (drawn to its last heartbeat, {_utc(end)}; marked failed {_utc(rec.complete)}"
+                 " by the next driver)")
+    return note
+
+
+def _utc(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%H:%M:%S UTC")
+
+
 def compute_at(snap: StudySnapshot, times: list[float], now: float | None = None) -> list[float]:
     """Trial-seconds consumed by the study from its start up to each of ``times``.
 
@@ -101,9 +116,8 @@ def compute_at(snap: StudySnapshot, times: list[float], now: float | None = None
     ``times`` at once from sorted starts and ends with prefix sums.
     """
     now = time.time() if now is None else now
-    spans = [(r.start, r.complete if r.complete is not None else now)
-             for r in snap.trials if r.start is not None
-             and (r.complete is not None or r.state == "RUNNING")]
+    spans = [(r.start, end) for r in snap.trials
+             if r.start is not None and (end := end_time(r, now)) is not None]
     starts = sorted(s for s, _ in spans)
     ends = sorted(e for _, e in spans)
     cs, ce = [0.0], [0.0]

@@ -57,7 +57,11 @@ def study_figure(snap: StudySnapshot, panel: str, opts: dict[str, str]) -> Any:
         return _figures.parallel_figure(_extract.param_data(snap),
                                         interactive=opts.get("style") == "interactive")
     if panel == "slice":
-        return _figures.slice_figure(_extract.param_data(snap))
+        data = _extract.param_data(snap)
+        few = _analysis.too_few("slice", len(data.numbers))
+        if few is not None and data.axes:
+            return _figures.empty_figure("Slice plots", few)
+        return _figures.slice_figure(data)
     if panel == "importance":
         imp = _analysis.importance(snap, opts.get("evaluator") or _analysis.DEFAULT_EVALUATOR)
         return _figures.importance_figure([imp])
@@ -66,6 +70,9 @@ def study_figure(snap: StudySnapshot, panel: str, opts: dict[str, str]) -> Any:
         names = [a.name for a in data.axes]
         if len(names) < 2:
             return _figures.empty_figure("Contour", "Needs two parameters.")
+        few = _analysis.too_few("contour", len(data.numbers))
+        if few is not None:
+            return _figures.empty_figure("Contour", few)
         x, y = opts.get("x") or names[0], opts.get("y") or names[1]
         return _figures.contour_figure(_analysis.contour(data, x, y))
     if panel == "pareto":
@@ -160,32 +167,55 @@ class Views:
         return "".join(parts)
 
     def compare(self, names: list[str], panels: list[str], filters: Filters | None = None,
-                evaluator: str = _analysis.DEFAULT_EVALUATOR) -> str:
-        """JSON of a comparison of ``names``: summaries, progress, best configs, importance."""
+                evaluator: str = _analysis.DEFAULT_EVALUATOR,
+                metric: str = _extract.OBJECTIVE) -> str:
+        """JSON of a comparison of ``names``: summaries, progress, learning curves of
+        ``metric``, best configs, importance."""
         filters = filters or Filters()
-        snaps = [filters.apply(self.store.snapshot(n)) for n in names]
+        # A reported metric's curves need the per-step histories (read once, then kept).
+        with_metrics = "curves" in panels and metric != _extract.OBJECTIVE
+        snaps = [self.store.snapshot(n, metrics=with_metrics) for n in names]
+        if "curves" in panels:  # written without the names attribute: scan the histories
+            snaps = [self.store.snapshot(s.meta.name, metrics=True)
+                     if _extract.needs_metric_scan(s) and not s.has_metrics else s for s in snaps]
+        snaps = [filters.apply(s) for s in snaps]
         revs = tuple(s.revision for s in snaps)
-        key = (tuple(names), revs, tuple(panels), repr(filters), evaluator)
-        return self._cached(key, lambda: _compare_json(snaps, panels, evaluator))
+        key = (tuple(names), revs, tuple(panels), repr(filters), evaluator, metric)
+        return self._cached(key, lambda: _compare_json(snaps, panels, evaluator, metric))
+
+
+def _importance_or_note(snap: StudySnapshot, evaluator: str) -> _analysis.Importance:
+    """A study's importance; an unavailable evaluator becomes the note its bars show."""
+    try:
+        return _analysis.importance(snap, evaluator)
+    except _analysis.EvaluatorUnavailable as exc:
+        return _analysis.Importance(evaluator, 0, (), str(exc))
 
 
 def _fig_json(fig: Any) -> str:
     return "null" if fig is None else _figures.to_json(fig)
 
 
-def _compare_json(snaps: list[StudySnapshot], panels: list[str], evaluator: str) -> str:
+def _compare_json(snaps: list[StudySnapshot], panels: list[str], evaluator: str,
+                  metric: str = _extract.OBJECTIVE) -> str:
     names = [s.meta.name for s in snaps]
     out: dict[str, Any] = {"studies": names, "revision": [s.revision for s in snaps]}
     out["summaries"] = [summary_dict(results.summarize(s)) for s in snaps]
     figs: dict[str, str] = {}
-    if "best_vs_time" in panels or "best_vs_compute" in panels:
+    axes = {"best_vs_time": "elapsed", "best_vs_compute": "compute", "best_vs_trials": "trials"}
+    if any(p in panels for p in axes):
         prog = [_compare.progress(s) for s in snaps]
-        if "best_vs_time" in panels:
-            figs["best_vs_time"] = _figures.to_json(_figures.progress_figure(prog, "elapsed"))
-        if "best_vs_compute" in panels:
-            figs["best_vs_compute"] = _figures.to_json(_figures.progress_figure(prog, "compute"))
+        for panel, x in axes.items():
+            if panel in panels:
+                figs[panel] = _figures.to_json(_figures.progress_figure(prog, x))
+    if "curves" in panels:
+        bands = [_compare.step_bands(s, metric) for s in snaps
+                 if metric in _extract.metric_names(s)]
+        figs["curves"] = _figures.to_json(_figures.step_bands_figure(bands, metric))
+        out["metrics"] = sorted({m for s in snaps for m in _extract.metric_names(s)},
+                                key=lambda m: (m != _extract.OBJECTIVE, m))
     if "importance" in panels:
-        imps = [_analysis.importance(s, evaluator) for s in snaps]
+        imps = [_importance_or_note(s, evaluator) for s in snaps]
         figs["importance"] = _figures.to_json(_figures.importance_figure(imps, names))
     if "best_configs" in panels:
         bc = _compare.best_configs(snaps)

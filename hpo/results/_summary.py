@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, TypeGuard
 
+from hpo.results._state import silence, study_state
 from hpo.results._store import Store, StudySnapshot, TrialRecord
 from hpo.storage import attrs
 
@@ -26,11 +27,33 @@ def finite(x: object) -> TypeGuard[float]:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
+def end_time(rec: TrialRecord, now: float) -> float | None:
+    """When a trial stopped running (UTC epoch seconds; still running: ``now``).
+
+    A trial failed as an orphan was stamped FAIL by another process, long after its driver
+    died: it ran until its driver's last heartbeat for it, not until it was marked. A
+    RUNNING trial whose driver is silent past its bound (see :mod:`hpo.results._state`)
+    likewise ends at its last heartbeat.
+    """
+    if rec.state == "RUNNING":
+        quiet = silence(rec, now)
+        # A trial whose driver went silent last ran at its last beat, not until now.
+        return now - quiet[0] if quiet is not None and quiet[0] > quiet[1] else now
+    if rec.complete is None:
+        return None
+    if rec.user_attrs.get(attrs.ORPHANED):
+        beat = rec.user_attrs.get(attrs.HEARTBEAT)
+        if finite(beat) and rec.start is not None:
+            return min(rec.complete, max(rec.start, float(beat)))
+    return rec.complete
+
+
 def duration(rec: TrialRecord, now: float) -> float | None:
-    """Wall seconds a trial ran (still running: until ``now``)."""
+    """Wall seconds a trial ran (still running: until ``now``; an orphan: until its last
+    heartbeat, see :func:`end_time`)."""
     if rec.start is None:
         return None
-    end = rec.complete if rec.complete is not None else (now if rec.state == "RUNNING" else None)
+    end = end_time(rec, now)
     return None if end is None else max(0.0, end - rec.start)
 
 
@@ -59,12 +82,17 @@ def stop_note(rec: TrialRecord) -> str:
     if not isinstance(stop, dict):
         return "stopped early (no explanation recorded)"
     parts = [f"stopped by {stop.get('by', '?')}"]
-    if stop.get("rung") is not None:
+    reason = str(stop.get("reason") or "")
+    # hpo's schedulers word their reason with the step, the score and the cutoff
+    # ("at step 4 its accuracy 0.61 was below the cutoff 0.63 ..."): say each fact once.
+    if stop.get("rung") is not None and f"at step {stop['rung']}" not in reason:
         parts.append(f"at step {stop['rung']}")
-    if finite(stop.get("score")) and finite(stop.get("cutoff")):
+    if finite(stop.get("score")) and finite(stop.get("cutoff")) \
+            and f"{stop['cutoff']:.4g}" not in reason:
         parts.append(f"(score {stop['score']:.4g}, cutoff {stop['cutoff']:.4g})")
-    text = " ".join(parts)
-    return f"{text}: {stop['reason']}" if stop.get("reason") else text
+    if reason:
+        return " ".join(parts) + f": {reason}"
+    return " ".join(parts)
 
 
 def objective_label(snap: StudySnapshot) -> str:
@@ -124,7 +152,8 @@ class StudySummary:
     """One study at a glance: a row of ``hpo studies`` and of the dashboard's list."""
 
     name: str
-    state: str  # "running", "finished" or "empty"
+    state: str  # one of hpo.results._state.STUDY_STATES: running, completed, time budget, ...
+    state_note: str  # what in the store shows that state (see hpo.results._state)
     counts: dict[str, int]  # trials by state, every one of STATES present
     n_trials: int
     best: float | None  # None: no ranked trial (or several objectives)
@@ -186,9 +215,10 @@ def summarize(snap: StudySnapshot, now: float | None = None) -> StudySummary:
             starts.append(rec.start)
             ends.append(rec.start + d)
     best = best_trial(snap)
-    state = "empty" if not snap.trials else ("running" if counts["RUNNING"] else "finished")
+    state = study_state(snap, now)
     return StudySummary(
-        name=snap.meta.name, state=state, counts=counts, n_trials=len(snap.trials),
+        name=snap.meta.name, state=state.state, state_note=state.note, counts=counts,
+        n_trials=len(snap.trials),
         best=best.values[0] if best is not None and best.values else None,
         metric=objective_label(snap), directions=snap.meta.directions,
         started=min(starts) if starts else None,

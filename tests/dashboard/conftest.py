@@ -63,6 +63,10 @@ def add_hpo_study(url: str, name: str, n: int = 24, seed: int = 0, lr_peak: floa
                               "cutoff": ivs[last] + 0.02, "reason": "below the rung cutoff"}
         if state == TrialState.FAIL:
             ua[attrs.FAIL_REASON] = "CUDA out of memory"
+        if state == TrialState.RUNNING:
+            # A live driver's stamps, with a bound long enough to outlast the test session.
+            ua[attrs.HEARTBEAT] = __import__("time").time()
+            ua[attrs.STALE_AFTER] = 3600.0
         values = None
         if state == TrialState.COMPLETE:
             values = [max(ivs.values())] + ([rng.uniform(5, 50)] if multi else [])
@@ -103,5 +107,26 @@ def store(store_url: str):
     from hpo.results import Store
 
     s = Store(store_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def cases_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """URL of a store of the case studies in ``_cases`` (WAITING and orphans, two trials,
+    a killed driver, a time budget, three studies of different lengths)."""
+    from tests.dashboard._cases import build_cases
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('cases') / 'hpo.db'}"
+    build_cases(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def cases(cases_url: str):
+    """A :class:`~hpo.results.Store` over the case studies."""
+    from hpo.results import Store
+
+    s = Store(cases_url)
     yield s
     s.close()

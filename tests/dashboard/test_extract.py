@@ -18,7 +18,7 @@ NOW = 4_000_000_000.0  # far future: the running trial has run until then
 def test_summary_counts_best_duration_compute(store):
     s = results.summarize(store.snapshot("roberta-sst2"), NOW)
     assert s.counts["COMPLETE"] == 6 and s.counts["PRUNED"] == 11 and s.counts["FAIL"] == 1
-    assert s.n_trials == 18 and s.state == "finished" and s.metric == "accuracy"
+    assert s.n_trials == 18 and s.state == "ended" and s.metric == "accuracy"
     snap = store.snapshot("roberta-sst2")
     best = max(r.values[0] for r in snap.trials if r.state == "COMPLETE")
     assert s.best == pytest.approx(best)
@@ -31,7 +31,13 @@ def test_summary_counts_best_duration_compute(store):
 
 
 def test_running_and_empty_states(store):
-    assert results.summarize(store.snapshot("bert-sst2"), NOW).state == "running"
+    import time
+
+    live = results.summarize(store.snapshot("bert-sst2"), time.time())
+    assert live.state == "running" and "1 trial running" in live.state_note
+    # Long after its driver's last heartbeat, the same trial belongs to a dead driver.
+    dead = results.summarize(store.snapshot("bert-sst2"), NOW)
+    assert dead.state == "crashed" and "no heartbeat for" in dead.state_note
     empty = results.summarize(store.snapshot("empty"), NOW)
     assert empty.state == "empty" and empty.best is None and empty.compute_s == 0
 
@@ -199,7 +205,8 @@ def test_compute_at_matches_brute_force(store):
 def test_progress_and_best_configs(store):
     snaps = [store.snapshot("bert-sst2"), store.snapshot("roberta-sst2")]
     p = _compare.progress(snaps[1], NOW)
-    assert p.elapsed_h[0] >= 0 and list(p.compute_h) == sorted(p.compute_h)
+    assert p.elapsed_s[0] >= 0 and list(p.compute_s) == sorted(p.compute_s)
+    assert list(p.trials) == sorted(p.trials) and p.trials[-1] <= len(snaps[1].trials)
     assert p.best[-1] == pytest.approx(results.summarize(snaps[1]).best)
     bc = _compare.best_configs(snaps)
     rows = {r.label: r for r in bc.rows}

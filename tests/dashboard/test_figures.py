@@ -27,7 +27,11 @@ def test_history_by_number_and_time(snap):
     h = _extract.history(snap)
     for by in ("number", "time"):
         out = _check(_figures.history_figure(h, by), 2)
-        assert out["data"][1]["name"] == "best so far"
+        names = [t["name"] for t in out["data"]]
+        # Every finished trial with a value: 8 complete, 14 pruned and the failure.
+        assert names == ["pruned at the value reached (14)", "fail at the value reached (1)",
+                         "complete (8)", "best so far (complete trials)"]
+        assert "23 finished trials" in out["layout"]["title"]["text"]
 
 
 def test_curves_mark_pruned_and_failed(store):
@@ -127,9 +131,12 @@ def test_importance_single_and_side_by_side(store, snap):
 
 def test_progress_against_time_and_compute(store):
     ps = [_compare.progress(store.snapshot(n), NOW) for n in ("bert-sst2", "roberta-sst2")]
+    # These studies last 45-55 minutes: their time axes are in minutes.
     for x in ("elapsed", "compute"):
         out = _check(_figures.progress_figure(ps, x), 2)
-        assert "hours" in out["layout"]["xaxis"]["title"]["text"]
+        assert out["layout"]["xaxis"]["title"]["text"].endswith("(min)")
+    out = _check(_figures.progress_figure(ps, "trials"), 2)
+    assert out["layout"]["xaxis"]["title"]["text"] == "trials finished (any state)"
 
 
 def test_empty_study_figures_explain_themselves(store):

@@ -70,8 +70,9 @@ def test_unknown_and_invalid_study_names(server):
 def test_compare_and_revision(server):
     status, _, body = get(server, "/api/compare?study=bert-sst2&study=roberta-sst2")
     data = json.loads(body)
-    assert status == 200 and set(data["figures"]) == {"best_vs_time", "best_vs_compute",
-                                                      "importance"}
+    assert status == 200 and set(data["figures"]) == {
+        "best_vs_time", "best_vs_compute", "best_vs_trials", "curves", "importance"}
+    assert data["metrics"][0] == "objective" and "eval_loss" in data["metrics"]
     assert data["best_configs"]["studies"] == ["bert-sst2", "roberta-sst2"]
     status, _, body = get(server, "/api/revision?study=bert-sst2&study=empty")
     assert len(json.loads(body)["revision"]) == 2

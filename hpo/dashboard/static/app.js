@@ -29,7 +29,7 @@ function el(tag, attrs, ...kids) {
 function url(path, params) { return L.buildUrl(path, params, window.location.href); }
 async function getJSON(u) {
   const r = await fetch(u, {cache: 'no-store', credentials: 'same-origin'});
-  if (!r.ok) throw new Error(r.status + ': ' + (await r.text()));
+  if (!r.ok) throw new Error(L.errorText(r.status, await r.text()));
   return r.json();
 }
 function showError(err) {
@@ -37,6 +37,36 @@ function showError(err) {
   box.textContent = String(err && err.message || err);
 }
 function clearError() { const b = document.getElementById('error'); if (b) b.remove(); }
+// A failed panel request is shown in the panel itself, above the chart of the last
+// choice that worked; the next successful draw of that panel removes it.
+function panelError(panelId, message) {
+  const panel = document.getElementById('panel-' + panelId);
+  if (!panel) { showError(message); return; }
+  let box = panel.querySelector('.panel-error');
+  if (!box) { box = el('div', {class: 'error panel-error', role: 'alert'}); panel.insertBefore(box, panel.querySelector('.plot')); }
+  box.textContent = message;
+}
+function clearPanelError(panelId) {
+  const box = document.querySelector('#panel-' + panelId + ' .panel-error');
+  if (box) box.remove();
+}
+// A selector whose change asks the server for one panel: on failure the choice is undone
+// (the option and the request parameter) and the panel says what failed and why.
+function choice(label, opts, key, panelId, load) {
+  let good = opts[key];
+  const sel = el('select', {'aria-label': label, onchange: async e => {
+    const tried = e.target.value;
+    opts[key] = tried;
+    try { await load(); good = tried; clearPanelError(panelId); }
+    catch (err) {
+      opts[key] = good;
+      sel.value = good || (sel.options[0] && sel.options[0].value) || '';
+      panelError(panelId, L.choiceFailed(label, tried, sel.value, err.message || String(err)));
+    }
+  }});
+  sel.settle = v => { good = v; };
+  return sel;
+}
 function setLive(text) { document.getElementById('live').textContent = text; }
 // plotly.js loads asynchronously (see _pages.page); drawing waits for it.
 const plotlyLoaded = window.Plotly ? Promise.resolve() : new Promise((resolve, reject) => {
@@ -59,7 +89,7 @@ async function draw(div, fig) {
     return r;
   });
 }
-function stateBadge(s) { return el('span', {class: 'badge s-' + s}, s.toLowerCase()); }
+function stateBadge(s, note) { return el('span', {class: 'badge ' + L.stateClass(s), title: note || null}, s.toLowerCase()); }
 function card(k, v) { return el('div', {class: 'card'}, el('div', {class: 'k'}, k), el('div', {class: 'v'}, v)); }
 function countsText(c) { return L.countsText(c, N.states); }
 function poller(check, seconds) {
@@ -69,7 +99,7 @@ function poller(check, seconds) {
   setInterval(async () => {
     if (busy || document.hidden) return;
     busy = true;
-    try { await check(); clearError(); setLive('live · updated ' + new Date().toLocaleTimeString()); }
+    try { await check(); clearError(); setLive('live · updated ' + L.utcClock(new Date())); }
     catch (e) { setLive('live · store unreachable, retrying'); }
     finally { busy = false; }
   }, seconds * 1000);
@@ -117,9 +147,9 @@ async function studiesPage() {
   const tableBox = el('div');
   app.replaceChildren(el('h1', {}, 'Studies'), el('div', {class: 'toolbar'}, cmp,
     el('span', {class: 'muted'}, 'tick two or more studies to compare them · storage: ', el('code', {}, C.storage || ''))), tableBox);
-  const cols = ['', 'study', 'state', 'trials', 'by state', 'best', 'metric', 'duration', 'compute', 'model', 'data'];
+  const cols = ['', 'study', 'state', 'why', 'trials', 'by state', 'best', 'metric', 'duration', 'compute', 'model', 'data'];
   function rowsOf(data) {
-    return data.studies.map(s => [s.name, s.name, s.state, s.n_trials, countsText(s.counts), s.best,
+    return data.studies.map(s => [s.name, s.name, s.state, s.state_note, s.n_trials, countsText(s.counts), s.best,
       L.metricLabel(s.metric, s.directions), s.duration_s, s.compute_s, s.model, s.data]);
   }
   const cell = (col, v, r) => {
@@ -130,7 +160,8 @@ async function studiesPage() {
       return el('td', {}, box);
     }
     if (col === 'study') return el('td', {}, el('a', {href: C.root + 'study/' + encodeURIComponent(v)}, v));
-    if (col === 'state') return el('td', {}, stateBadge(v));
+    if (col === 'state') return el('td', {}, stateBadge(v, r[3]));
+    if (col === 'why') return el('td', {class: 'note'}, v || '');
     if (col === 'duration') return el('td', {class: 'num'}, dur(v));
     if (col === 'compute') return el('td', {class: 'num', title: 'every trial\'s wall time added up'}, dur(v));
     return el('td', {class: L.cellClass(v)}, fmt(v));
@@ -154,13 +185,13 @@ async function studyPage() {
   const wide = new Set(['curves', 'timeline', 'parallel', 'slice']);
   const cards = el('div', {class: 'cards'});
   const grid = el('div', {class: 'grid'});
-  const metricSel = el('select', {'aria-label': 'metric', onchange: e => { opts.metric = e.target.value; refresh(['curves']); }});
-  const xSel = el('select', {'aria-label': 'contour x', onchange: e => { opts.x = e.target.value; refresh(['contour']); }});
-  const ySel = el('select', {'aria-label': 'contour y', onchange: e => { opts.y = e.target.value; refresh(['contour']); }});
-  const evSel = el('select', {'aria-label': 'importance evaluator', onchange: e => { opts.evaluator = e.target.value; refresh(['importance']); }},
-    N.evaluators.map(v => el('option', {value: v}, v)));
-  const styleSel = el('select', {'aria-label': 'parallel style', onchange: e => { opts.style = e.target.value; refresh(['parallel']); }},
-    el('option', {value: ''}, 'lines (fast)'), el('option', {value: 'interactive'}, 'interactive, brushable (WebGL)'));
+  const metricSel = choice('metric', opts, 'metric', 'curves', () => refresh(['curves']));
+  const xSel = choice('contour x', opts, 'x', 'contour', () => refresh(['contour']));
+  const ySel = choice('contour y', opts, 'y', 'contour', () => refresh(['contour']));
+  const evSel = choice('importance evaluator', opts, 'evaluator', 'importance', () => refresh(['importance']));
+  evSel.append(...N.evaluators.map(v => el('option', {value: v}, v)));
+  const styleSel = choice('parallel style', opts, 'style', 'parallel', () => refresh(['parallel']));
+  styleSel.append(el('option', {value: ''}, 'lines (fast)'), el('option', {value: 'interactive'}, 'interactive, brushable (WebGL)'));
   const controls = {parallel: ['style ', styleSel], curves: ['metric ', metricSel], contour: ['x ', xSel, ' y ', ySel], importance: ['evaluator ', evSel]};
   for (const p of order) {
     divs[p] = el('div', {class: 'plot', id: 'plot-' + p, style: 'min-height:' + L.placeholderHeight(p) + 'px'});
@@ -180,7 +211,8 @@ async function studyPage() {
   function render(data, which) {
     const s = data.summary;
     revision = data.revision;
-    cards.replaceChildren(card('state', stateBadge(s.state)), card('trials', s.n_trials), card('by state', countsText(s.counts)),
+    cards.replaceChildren(card('state', [stateBadge(s.state, s.state_note), el('div', {class: 'why'}, s.state_note)]),
+      card('trials', s.n_trials), card('by state', countsText(s.counts)),
       card('best ' + s.metric, fmt(s.best)), card('direction', s.directions.join(', ')), card('duration', dur(s.duration_s)),
       card('compute', dur(s.compute_s)), card('model', s.model || '–'), card('data', s.data || '–'));
     fillSelect(metricSel, data.metrics, opts.metric || data.metrics[0]);
@@ -279,26 +311,37 @@ async function comparePage() {
   document.getElementById('crumb').textContent = '› ' + (C.title || 'compare ' + names.join(', '));
   const panels = C.panels;
   const divs = {};
+  const cmpOpts = {metric: ''};
+  const metricSel = choice('metric', cmpOpts, 'metric', 'curves', () => load());
   const grid = el('div', {class: 'grid'});
   const summaryBox = el('div', {class: 'panel wide', id: 'panel-summary'});
   const configBox = el('div', {class: 'panel wide', id: 'panel-best_configs'});
   for (const p of panels) {
     if (p === 'summary') grid.append(summaryBox);
     else if (p === 'best_configs') grid.append(configBox);
-    else { divs[p] = el('div', {class: 'plot', id: 'plot-' + p}); grid.append(el('div', {class: 'panel' + (p === 'importance' ? ' wide' : ''), id: 'panel-' + p}, divs[p])); }
+    else {
+      divs[p] = el('div', {class: 'plot', id: 'plot-' + p});
+      const ctl = p === 'curves' && !C.static ? el('div', {class: 'controls'}, 'metric ', metricSel) : null;
+      grid.append(el('div', {class: 'panel' + (p === 'importance' || p === 'curves' ? ' wide' : ''), id: 'panel-' + p}, ctl, divs[p]));
+    }
   }
   app.replaceChildren(el('h1', {}, C.title || 'Comparison'), C.description ? el('p', {class: 'muted'}, C.description) : '', grid);
   if (!names.length) { showError('No study matches this dashboard\'s "studies" patterns yet.'); window.hpoReady = true; }
   let revision = null;
   function render(data) {
     revision = JSON.stringify(data.revision);
+    if (data.metrics) {
+      const have = [...metricSel.options].map(o => o.value).join('\n');
+      if (have !== data.metrics.join('\n')) metricSel.replaceChildren(...data.metrics.map(v => el('option', {value: v}, v)));
+      metricSel.value = cmpOpts.metric || data.metrics[0];
+    }
     if (panels.includes('summary')) {
       const rows = data.summaries.map(s => el('tr', {},
-        el('td', {}, el('a', {href: C.root + 'study/' + encodeURIComponent(s.name)}, s.name)), el('td', {}, stateBadge(s.state)),
-        el('td', {class: 'num'}, s.n_trials), el('td', {}, countsText(s.counts)), el('td', {class: 'num'}, fmt(s.best)),
+        el('td', {}, el('a', {href: C.root + 'study/' + encodeURIComponent(s.name)}, s.name)), el('td', {}, stateBadge(s.state, s.state_note)),
+        el('td', {class: 'note'}, s.state_note), el('td', {class: 'num'}, s.n_trials), el('td', {}, countsText(s.counts)), el('td', {class: 'num'}, fmt(s.best)),
         el('td', {}, s.metric + ' (' + s.directions.join(', ') + ')'), el('td', {class: 'num'}, dur(s.duration_s)), el('td', {class: 'num'}, dur(s.compute_s))));
       summaryBox.replaceChildren(el('div', {class: 'controls'}, el('b', {}, 'Studies')), el('table', {},
-        el('thead', {}, el('tr', {}, ['study', 'state', 'trials', 'by state', 'best', 'metric', 'duration', 'compute'].map(h => el('th', {class: 'nosort'}, h)))),
+        el('thead', {}, el('tr', {}, ['study', 'state', 'why', 'trials', 'by state', 'best', 'metric', 'duration', 'compute'].map(h => el('th', {class: 'nosort'}, h)))),
         el('tbody', {}, rows)));
     }
     if (data.best_configs) {
@@ -314,7 +357,7 @@ async function comparePage() {
   }
   async function load() {
     if (C.static) return Promise.all(render(C.data));
-    const data = await getJSON(url(C.root + 'api/compare', {study: names, panel: panels, dashboard: C.dashboard}));
+    const data = await getJSON(url(C.root + 'api/compare', {study: names, panel: panels, dashboard: C.dashboard, metric: cmpOpts.metric}));
     return Promise.all(render(data));
   }
   if (!names.length) return;

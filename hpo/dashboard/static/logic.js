@@ -139,6 +139,29 @@
     return fig;
   }
 
+  // A clock time in UTC, 24-hour, labelled: the plots' time axes are UTC too.
+  function utcClock(date) {
+    return date.toISOString().slice(11, 19) + ' UTC';
+  }
+
+  // CSS class of a state badge: trial states (COMPLETE) and study states ("time budget").
+  function stateClass(state) {
+    return 's-' + String(state).replace(/\s+/g, '-');
+  }
+
+  // The message of a failed request: the server's JSON {"error": ...} when it sent one.
+  function errorText(status, body) {
+    let msg = body;
+    try { const j = JSON.parse(body); if (j && typeof j.error === 'string') msg = j.error; } catch (e) { /* not JSON */ }
+    return 'request failed (' + status + '): ' + msg;
+  }
+
+  // A control change that failed: the message shown in its panel, naming the choice that
+  // failed and the one the selector went back to.
+  function choiceFailed(label, tried, kept, message) {
+    return label + ' "' + tried + '" failed: ' + message + ' · back to "' + kept + '"';
+  }
+
   // The header's live-update text before the first poll.
   function liveText(isStatic, seconds) {
     if (isStatic) return 'static report';
@@ -149,6 +172,6 @@
   return {
     fmt, dur, countsText, buildUrl, metricLabel, sortRows, filterRows, pageOf, nextSort,
     sortLabel, cellClass, stateOptions, showsControls, placeholderHeight, splitFirstScreen,
-    promote, figureFor, prepareFigure, liveText,
+    promote, figureFor, prepareFigure, liveText, utcClock, stateClass, errorText, choiceFailed,
   };
 });
