@@ -162,15 +162,15 @@ class JobQueue:
         found = self.jobs(study=study)
         return found[-1] if found else None
 
-    def _update(self, job_id: str, expect: tuple[str, ...], attempt: int | None = None,
+    def _update(self, job_id: str, expect: tuple[str, ...], at_attempt: int | None = None,
                 **values: Any) -> bool:
-        """Set ``values`` if the job is in one of ``expect`` (and at ``attempt``)."""
+        """Set ``values`` if the job is in one of ``expect`` (and at ``at_attempt``)."""
         from sqlalchemy import update
 
         t = self.table
         cond = [t.c.id == job_id, t.c.state.in_(expect)]
-        if attempt is not None:
-            cond.append(t.c.attempt == attempt)
+        if at_attempt is not None:
+            cond.append(t.c.attempt == at_attempt)
         with self.engine.begin() as conn:
             return bool(conn.execute(update(t).where(*cond).values(**values)).rowcount)
 
@@ -181,7 +181,7 @@ class JobQueue:
 
     def requeue(self, job: Job, reason: str) -> bool:
         """Put a job whose driver vanished back in the queue (it resumes its study)."""
-        return self._update(job.id, (RUNNING, CANCELLING), attempt=job.attempt, state=QUEUED,
+        return self._update(job.id, (RUNNING, CANCELLING), at_attempt=job.attempt, state=QUEUED,
                             reason=reason)
 
     def finish(self, job_id: str, state: str, reason: str | None,
@@ -189,7 +189,7 @@ class JobQueue:
         """Record the outcome; False if the job had already ended (or moved on)."""
         if state not in (SUCCEEDED, FAILED, CANCELLED):
             raise ValueError(f"state: not an end state, got {state!r}")
-        return self._update(job_id, ACTIVE, attempt=attempt, state=state, reason=reason,
+        return self._update(job_id, ACTIVE, at_attempt=attempt, state=state, reason=reason,
                             ended_at=time.time())
 
     def cancel(self, job_id: str) -> Job:
