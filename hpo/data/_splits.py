@@ -46,6 +46,16 @@ def standard_columns(ds: datasets.Dataset, source: str, columns: dict[str, str]
     return ds
 
 
+def _count(size: int | float, total: int) -> int:
+    """Examples meant by a size: a count, or a fraction of ``total``."""
+    if isinstance(size, bool) or not isinstance(size, (int, float)) or size <= 0:
+        raise ValueError(f"data.selection_size: must be a count or a fraction in (0, 1), "
+                         f"got {size!r}")
+    if isinstance(size, float) and size < 1:
+        return max(2, round(size * total))
+    return int(size)
+
+
 def _cut(ds: datasets.Dataset, size: int | float, seed: int) -> tuple[Any, Any]:
     parts = ds.train_test_split(test_size=size, seed=seed, stratify_by_column="label")
     return parts["train"], parts["test"]
@@ -59,16 +69,28 @@ def make_splits(
     train_size: int | None,
     validation_size: int | float,
     test_size: int | float,
+    selection_size: int | float | None = None,
+    selection: datasets.Dataset | None = None,
+    full_data: bool = False,
 ) -> tuple[datasets.DatasetDict, dict[str, Any]]:
     """Cut the missing test and validation splits from ``train`` and subsample it.
 
     Cuts are stratified by ``label`` and seeded (test with ``seed``, validation
-    with ``seed + 1``, the training subset with ``seed + 2``), so one data
-    section always gives the same splits.
+    with ``seed + 1``, the training subset with ``seed + 2``, the selection split
+    with ``seed + 3``), so one data section always gives the same splits.
+
+    A *selection split* (``selection_size``, or a given ``selection`` data set) is
+    what ``hpo finalize`` scores finalists on: the search never ranked on it. It is
+    cut after the test, validation and training splits, so those stay exactly the
+    search's: from the training pool that ``train_size`` left unused when enough is
+    left, otherwise from the training split itself (which then shrinks; ``made``
+    says which). ``full_data`` trains on train + validation (``hpo train
+    --full-data``); the test split is never touched by either.
 
     Returns:
-        The three splits and their identity (source, seed, which splits were made,
-        sizes, label names, fingerprints), stored with the study.
+        The splits (``train``, ``validation``, ``test``, and ``selection`` when asked
+        for) and their identity (source, seed, which splits were made, sizes, label
+        names, fingerprints), stored with the study.
 
     Raises:
         ValueError: there is no ``train`` split.
@@ -87,11 +109,31 @@ def make_splits(
     if validation is None:
         train, validation = _cut(train, validation_size, seed + 1)
         made.append("validation")
+    unused = None
     if train_size is not None and train_size < len(train):
-        train = train.train_test_split(train_size=train_size, seed=seed + 2,
-                                       stratify_by_column="label")["train"]
+        parts = train.train_test_split(train_size=train_size, seed=seed + 2,
+                                       stratify_by_column="label")
+        train, unused = parts["train"], parts["test"]
         made.append("train subset")
     out = datasets.DatasetDict({"train": train, "validation": validation, "test": test})
+    if selection is None and selection_size is not None:
+        want = _count(selection_size, len(train) + (0 if unused is None else len(unused)))
+        if unused is not None and len(unused) >= max(want, 2):
+            selection = unused if len(unused) == want else _cut(unused, want, seed + 3)[1]
+            made.append("selection from the unused training pool")
+        else:
+            if want >= len(train):
+                raise ValueError(f"data.selection_size: {selection_size!r} leaves no "
+                                 f"training data (the training split has {len(train)})")
+            out["train"], selection = _cut(train, want, seed + 3)
+            made.append("selection from the training split")
+    elif selection is not None:
+        made.append("selection given")
+    if selection is not None:
+        out["selection"] = selection
+    if full_data:
+        out["train"] = datasets.concatenate_datasets([out["train"], validation])
+        made.append("train + validation (full data)")
     identity = {
         "source": source, "seed": seed, "made": made,
         "sizes": {k: len(v) for k, v in out.items()},

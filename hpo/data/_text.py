@@ -36,6 +36,12 @@ class TextData:
     validation_size: int | float = 0.15
     test_size: int | float = 0.15
     seed: int = 0
+    #: ``hpo finalize``: the selection split's size (a count or a fraction of the
+    #: training data), or a file/folder of the same kind as ``source`` (``selection_source``).
+    selection_size: int | float | None = None
+    selection_source: str | None = None
+    #: ``hpo train --full-data``: train on train + validation.
+    full_data: bool = False
 
     @classmethod
     def from_section(cls, section: dict[str, Any]) -> TextData:
@@ -99,4 +105,16 @@ def load_text_data(section: dict[str, Any]) -> tuple[datasets.DatasetDict, dict[
     loaded = _load_source(cfg)
     splits = {name: _normalise(ds, cfg) for name, ds in loaded.items()}
     return make_splits(splits, source=cfg.source, seed=cfg.seed, train_size=cfg.train_size,
-                       validation_size=cfg.validation_size, test_size=cfg.test_size)
+                       validation_size=cfg.validation_size, test_size=cfg.test_size,
+                       selection_size=cfg.selection_size, selection=_given_selection(cfg),
+                       full_data=cfg.full_data)
+
+
+def _given_selection(cfg: TextData) -> datasets.Dataset | None:
+    """The selection split read from ``selection_source`` (its first split), if given."""
+    if cfg.selection_source is None:
+        return None
+    import dataclasses
+
+    given = _load_source(dataclasses.replace(cfg, source=cfg.selection_source))
+    return _normalise(given[next(iter(given))], cfg)

@@ -89,7 +89,8 @@ def _pixels(data_key: str, size: int) -> tuple[dict[str, tuple[Any, Any]], dict[
     from hpo.data import load_image_data
 
     splits, identity = load_image_data(json.loads(data_key))
-    out = {name: _split_tensors(splits[name], size) for name in ("train", "validation")}
+    # The test split is decoded only in ``test_metrics``, never in a search worker.
+    out = {name: _split_tensors(ds, size) for name, ds in splits.items() if name != "test"}
     return out, identity
 
 
@@ -193,7 +194,8 @@ def fit_image_classifier(config: dict[str, Any]) -> Any:
     optimizer, schedule, loss_fn = build_training(model, cfg, total_steps)
 
     def evaluate() -> tuple[float, float]:
-        result = _evaluate(model, *pixels["validation"], normalise)
+        # ``hpo finalize`` scores on a selection split the search never ranked on.
+        result = _evaluate(model, *pixels.get("selection", pixels["validation"]), normalise)
         freeze_frozen_norms(model)  # _evaluate puts the model back in train mode
         return result
 

@@ -64,8 +64,7 @@ def _encoded(model_path: str, data_key: str, max_length: int) -> tuple[Any, dict
     splits, identity = load_text_data(json.loads(data_key))
     tok = _tokenizer(model_path)
     encoded = {}
-    for name in ("train", "validation", "test"):
-        ds = splits[name]
+    for name, ds in splits.items():  # train, validation, test (and selection when asked for)
         enc = tok(list(ds["text"]), truncation=True, max_length=max_length)
         encoded[name] = (enc["input_ids"], list(ds["label"]))
     identity["num_labels"] = len(identity["labels"])
@@ -175,8 +174,10 @@ def fit_text_classifier(config: dict[str, Any]) -> Any:
     batch = int(cfg["batch_size"])
     total_steps = math.ceil(len(train_ids) / batch) * int(cfg["epochs"])
     optimizer, schedule, loss_fn = build_training(model, cfg, total_steps)
+    # ``hpo finalize`` scores on a selection split the search never ranked on.
+    scored_on = encoded.get("selection", encoded["validation"])
     steps = StepAndReport(model, cfg, optimizer, schedule, len(train_ids),
-                          lambda: _evaluate(model, encoded["validation"], pad), ctx.after_report)
+                          lambda: _evaluate(model, scored_on, pad), ctx.after_report)
     gen = torch.Generator().manual_seed(seed)
     # A second stream for augmentation keeps the batch order the same whatever
     # augmentation a trial samples, so trials differ only in what they vary.
