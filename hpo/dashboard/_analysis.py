@@ -112,9 +112,9 @@ def importance(snap: StudySnapshot, evaluator: str = DEFAULT_EVALUATOR,
     except ImportError as exc:
         need = EVALUATOR_NEEDS.get(evaluator, str(exc.name or "a missing package"))
         raise EvaluatorUnavailable(
-            f"The {evaluator} importance evaluator needs {need}, which is not installed "
-            f"here ({exc}). Install it with: pip install {need}; or choose "
-            f"{DEFAULT_EVALUATOR}, which needs nothing more.") from exc
+            f"the {evaluator} importance evaluator needs {need}, which is not installed "
+            f"here. Install it with: pip install {need}; or choose {DEFAULT_EVALUATOR}, "
+            "which needs nothing more.") from exc
     except (RuntimeError, ValueError) as exc:  # e.g. a single distinct value per parameter
         return Importance(evaluator, len(done), (), f"not computable: {exc}")
     return Importance(evaluator, len(done),

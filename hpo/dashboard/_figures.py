@@ -40,7 +40,7 @@ def _layout(fig: go.Figure, title: str, **kw: Any) -> go.Figure:
     fig.update_layout(title={"text": title, "x": 0.01, "font": {"size": 15}},
                       height=kw.pop("height", HEIGHT),
                       margin=kw.pop("margin", {"l": 60, "r": 20, "t": 50, "b": 50}),
-                      legend={"orientation": "h", "y": -0.18, "x": 0}, **kw)
+                      legend=kw.pop("legend", {"orientation": "h", "y": -0.18, "x": 0}), **kw)
     return fig
 
 
@@ -126,7 +126,10 @@ def history_figure(h: History, by: str = "number") -> go.Figure:
         fig.update_xaxes(range=[-0.5, last + 0.5])  # every trial number in view
     fig.update_yaxes(title_text=h.metric)
     note = f" · {h.unplotted} without a value not shown" if h.unplotted else ""
-    return _layout(fig, f"{title} · {n_done} finished trials{note}")
+    # The legend sits under the axis title, not on it (a date axis has two tick rows).
+    return _layout(fig, f"{title} · {n_done} finished trials{note}",
+                   margin={"l": 60, "r": 20, "t": 50, "b": 100},
+                   legend={"orientation": "h", "y": -0.32 if by == "time" else -0.22, "x": 0})
 
 
 def curves_figure(c: Curves) -> go.Figure:
@@ -601,7 +604,7 @@ def step_bands_figure(bands: list[StepBand], metric: str) -> go.Figure:
         fig.add_trace(go.Scatter(
             x=np.concatenate([steps, steps[::-1]]),
             y=np.concatenate([np.asarray(b.q75), np.asarray(b.q25)[::-1]]),
-            fill="toself", fillcolor=_rgba(color, 0.15), line={"width": 0},
+            mode="lines", fill="toself", fillcolor=_rgba(color, 0.15), line={"width": 0},
             name=f"{b.name}: middle half", legendgroup=b.name, hoverinfo="skip",
             showlegend=False))
         fig.add_trace(go.Scatter(

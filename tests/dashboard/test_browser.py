@@ -165,7 +165,7 @@ def test_compare_from_studies_list(server, page):
 
 def test_empty_study_page_has_no_errors(server, page):
     _open(page, server.url + "study/empty")
-    assert "No completed trial yet" in page.inner_text("#panel-history")
+    assert "No finished trial with a value yet" in page.inner_text("#panel-history")
     assert page.errors == []
 
 

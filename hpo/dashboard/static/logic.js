@@ -153,7 +153,7 @@
   function errorText(status, body) {
     let msg = body;
     try { const j = JSON.parse(body); if (j && typeof j.error === 'string') msg = j.error; } catch (e) { /* not JSON */ }
-    return 'request failed (' + status + '): ' + msg;
+    return msg + ' (HTTP ' + status + ')';
   }
 
   // A control change that failed: the message shown in its panel, naming the choice that

@@ -187,3 +187,25 @@ test('logic.js is a browser script too: it defines HPOLogic on the global object
   assert.deepEqual(Object.keys(win.HPOLogic).sort(), Object.keys(L).sort());
   assert.equal(win.HPOLogic.fmt(0.5), '0.5');
 });
+
+test('utcClock: 24-hour UTC, labelled, whatever the local zone', () => {
+  assert.equal(L.utcClock(new Date(Date.UTC(2026, 11, 2, 18, 5, 9))), '18:05:09 UTC');
+  assert.equal(L.utcClock(new Date(Date.UTC(2026, 0, 1, 0, 0, 0))), '00:00:00 UTC');
+});
+
+test('stateClass: trial states and study states with spaces', () => {
+  assert.equal(L.stateClass('COMPLETE'), 's-COMPLETE');
+  assert.equal(L.stateClass('time budget'), 's-time-budget');
+});
+
+test('errorText: the server\'s JSON error message, else the body as sent', () => {
+  assert.equal(L.errorText(501, '{"error": "fanova needs scikit-learn"}'),
+    'fanova needs scikit-learn (HTTP 501)');
+  assert.equal(L.errorText(502, 'Bad Gateway'), 'Bad Gateway (HTTP 502)');
+  assert.equal(L.errorText(500, '{"other": 1}'), '{"other": 1} (HTTP 500)');
+});
+
+test('choiceFailed: names what failed and what the selector kept', () => {
+  assert.equal(L.choiceFailed('importance evaluator', 'fanova', 'ped-anova', 'needs sklearn'),
+    'importance evaluator "fanova" failed: needs sklearn · back to "ped-anova"');
+});
