@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from hpo._version import __version__
 
 #: Modules whose ``register(subparsers)`` adds commands, in help order.
-COMMAND_MODULES = ("hpo.cli._search", "hpo.cli._inspect", "hpo.cli._doctor",
+COMMAND_MODULES = ("hpo.cli._search", "hpo.cli._inspect", "hpo.cli._ship", "hpo.cli._doctor",
                    "hpo.cli._serve", "hpo.cli._remote")
 #: Optional command modules: skipped only if the module itself is absent.
 OPTIONAL_COMMAND_MODULES = ("hpo.dashboard._cli",)

@@ -60,6 +60,14 @@ class Trainable:
         """``accuracy``, ``eval_loss`` and ``examples`` of ``trained`` on the test split."""
         raise NotImplementedError
 
+    def save_trained(self, trained: Any, folder: Path, config: dict[str, Any],
+                     model: dict[str, Any], data_identity: dict[str, Any], *,
+                     lora: str = "merge") -> list[str]:
+        """Save ``trained`` (what :meth:`fit` returned) into ``folder`` so the model's own
+        loader reads it; ``lora`` is ``merge`` (adapters folded into the weights) or
+        ``adapter`` (a peft adapter beside the base model's name). Returns the files."""
+        raise NotImplementedError(f"the {self.name!r} trainable cannot save a trained model")
+
     def describe(self, model: dict[str, Any], data: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """Identity of the model and data a search will use, checked before it starts.
 
@@ -112,6 +120,18 @@ def describe_of(fn: object) -> Any:
 def score_test_of(fn: object) -> Any:
     """``fn.score_test`` for a :class:`Trainable`, else None (a plain function)."""
     return fn.score_test if isinstance(fn, Trainable) else None
+
+
+def merge_or_keep_adapter(trained: Any, lora: str) -> tuple[Any, bool]:
+    """``(model, is_adapter)``: a peft model merged into plain weights for ``merge``, kept
+    as an adapter for ``adapter``; any other model unchanged."""
+    if lora not in ("merge", "adapter"):
+        raise ValueError(f"--lora: choose merge or adapter, got {lora!r}")
+    if not hasattr(trained, "merge_and_unload"):
+        return trained, False
+    if lora == "merge":
+        return trained.merge_and_unload(), False
+    return trained, True
 
 
 def config_keys_of(fn: object) -> frozenset[str] | None:

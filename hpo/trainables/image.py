@@ -251,6 +251,58 @@ class ImageClassification(Trainable):
         acc, loss = _evaluate(trained, images, labels, lambda x: (x - mean) / std)
         return {"accuracy": acc, "eval_loss": loss, "examples": float(len(labels))}
 
+    def save_trained(self, trained: Any, folder: Any, config: dict[str, Any],
+                     model: dict[str, Any], data_identity: dict[str, Any], *,
+                     lora: str = "merge") -> list[str]:
+        """EfficientNet-Lite0: ``model.pt`` (state dict) and ``hpo_model.json``, read by
+        :func:`load_trained`; a ``transformers`` model: its own ``save_pretrained`` folder.
+        Both get ``preprocessor_config.json`` (size, ImageNet mean and std)."""
+        import torch
+
+        from hpo.trainables._base import merge_or_keep_adapter
+        from hpo.trainables._models import IMAGE_CHECKPOINTS
+
+        cfg = resolve_config(config, DEFAULTS, self.name)
+        name = str(model.get("name_or_path", self.default_model))
+        out, adapter = merge_or_keep_adapter(trained, lora)
+        labels = list(data_identity.get("labels") or [])
+        size = int(cfg["image_size"])
+        processor = {"do_resize": True, "size": {"height": size, "width": size},
+                     "do_normalize": True, "image_mean": list(IMAGENET_MEAN),
+                     "image_std": list(IMAGENET_STD), "do_rescale": True,
+                     "rescale_factor": 1 / 255}
+        (folder / "preprocessor_config.json").write_text(json.dumps(processor, indent=2))
+        if name in IMAGE_CHECKPOINTS:
+            if adapter:
+                out = out.merge_and_unload()  # the checkpoint loader reads plain weights
+            torch.save(out.state_dict(), folder / "model.pt")
+            (folder / "hpo_model.json").write_text(json.dumps({
+                "architecture": name, "num_classes": len(labels), "image_size": size,
+                "labels": labels, "merged_lora": cfg["strategy"] == "lora"}, indent=2))
+        else:
+            inner: Any = out.model if isinstance(out, _Logits) else out
+            if labels and hasattr(inner, "config"):
+                inner.config.id2label = dict(enumerate(labels))
+                inner.config.label2id = {n: i for i, n in enumerate(labels)}
+            inner.save_pretrained(str(folder))
+        return sorted(p.name for p in folder.iterdir())
+
+
+def load_trained(folder: str) -> Any:
+    """An EfficientNet-Lite0 saved by ``hpo train`` (``model.pt`` + ``hpo_model.json``), in
+    eval mode; it takes ImageNet-normalised ``[N, 3, size, size]`` images."""
+    from pathlib import Path
+
+    import torch
+
+    from hpo.trainables._efficientnet import build_efficientnet_lite0
+
+    root = Path(folder)
+    meta = json.loads((root / "hpo_model.json").read_text())
+    net = build_efficientnet_lite0(int(meta["num_classes"]), int(meta["image_size"]), 0)
+    net.load_state_dict(torch.load(root / "model.pt", map_location="cpu"))
+    return net.eval()
+
 
 #: The built-in ``image_classification`` trainable.
 train_image_classifier = ImageClassification()

@@ -235,6 +235,25 @@ class TextClassification(Trainable):
         acc, loss = _evaluate(trained, encoded["test"], _tokenizer(model_path).pad_token_id or 0)
         return {"accuracy": acc, "eval_loss": loss, "examples": float(len(encoded["test"][1]))}
 
+    def save_trained(self, trained: Any, folder: Any, config: dict[str, Any],
+                     model: dict[str, Any], data_identity: dict[str, Any], *,
+                     lora: str = "merge") -> list[str]:
+        """A folder ``AutoModelForSequenceClassification.from_pretrained`` reads (with
+        ``lora: adapter``, a peft adapter it reads through peft), plus the tokenizer."""
+        from hpo.trainables._base import merge_or_keep_adapter
+        from hpo.trainables._models import resolve_model
+
+        model_path = resolve_model(str(model.get("name_or_path", self.default_model)))
+        out, _ = merge_or_keep_adapter(trained, lora)
+        labels = list(data_identity.get("labels") or [])
+        base = out.get_base_model() if hasattr(out, "get_base_model") else out
+        if labels:  # class names instead of LABEL_0, LABEL_1 in the saved config
+            base.config.id2label = dict(enumerate(labels))
+            base.config.label2id = {name: i for i, name in enumerate(labels)}
+        out.save_pretrained(str(folder))
+        _tokenizer(model_path).save_pretrained(str(folder))
+        return sorted(p.name for p in folder.iterdir())
+
 
 #: The built-in ``text_classification`` trainable.
 train_text_classifier = TextClassification()
