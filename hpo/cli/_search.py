@@ -67,6 +67,10 @@ def _run(args: argparse.Namespace) -> int:
     from hpo.execution import SearchInterrupted, run_search
 
     try:
+        if args.warm_start:  # enqueue earlier studies' best configs (hpo.shipping.warm_start)
+            from hpo.shipping.warm_start import seed_search
+
+            seed_search(spec, args.study, args.storage, args.warm_start, args.overwrite)
         result = run_search(
             spec, study_name=args.study, storage=args.storage, trials=args.trials,
             concurrency=args.concurrency, time_budget=args.time_budget,
@@ -131,6 +135,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-test-score", action="store_true",
                    help="skip retraining the best trial and scoring it on the test split")
     p.add_argument("--quiet", action="store_true", help="no live progress line")
+    p.add_argument("--warm-start", metavar="STUDY[,STUDY...]",
+                   help="seed the search with the best configs of earlier studies")
     p.add_argument("--ray-output", action="store_true",
                    help="keep Ray's result files and show worker logs")
     p.set_defaults(func=_run)
