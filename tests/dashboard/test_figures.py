@@ -148,3 +148,15 @@ def test_empty_study_figures_explain_themselves(store):
                 _figures.importance_figure([_analysis.importance(snap)])):
         out = json.loads(_figures.to_json(fig))
         assert out["layout"]["annotations"][0]["text"]
+
+
+def test_history_bundles_thousands_of_pruned_trials(snap, monkeypatch):
+    # Past MAX_MARKS early-ended trials of one state are one path of crosses, one per trial.
+    monkeypatch.setattr(_figures, "MAX_MARKS", 3)
+    h = _extract.history(snap)
+    for by in ("number", "time"):
+        out = _check(_figures.history_figure(h, by), 2)
+        paths = [s for s in out["layout"].get("shapes", []) if s["type"] == "path"]
+        assert len(paths) == 1 and paths[0]["path"].count("M") == 2 * 14  # two strokes each
+        names = [t["name"] for t in out["data"]]
+        assert "pruned at the value reached (14)" in names  # its legend entry
