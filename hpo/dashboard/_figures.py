@@ -127,13 +127,28 @@ def history_figure(h: History, by: str = "number") -> go.Figure:
             hovertemplate="best %{y:.4g}<extra></extra>"))
     if by == "number":
         last = max([*h.numbers, *(p.number for p in h.early)])
-        fig.update_xaxes(range=[-0.5, last + 0.5])  # every trial number in view
-    fig.update_yaxes(title_text=h.metric)
+        fig.update_xaxes(range=[-0.5, last + 0.5],  # every trial number in view
+                         dtick=1 if last < 10 else None)
+    fig.update_yaxes(title_text=h.metric, range=value_range([*h.values,
+                                                            *(p.value for p in h.early)]))
     note = f" · {h.unplotted} without a value not shown" if h.unplotted else ""
     # The legend sits under the axis title, not on it (a date axis has two tick rows).
     return _layout(fig, f"{title} · {n_done} finished trials{note}",
                    margin={"l": 60, "r": 20, "t": 50, "b": 100},
                    legend={"orientation": "h", "y": -0.32 if by == "time" else -0.22, "x": 0})
+
+
+MIN_SPAN = 0.02  # of the values' magnitude: a smaller spread is not magnified to full height
+
+
+def value_range(values: list[float]) -> list[float]:
+    """A value axis for ``values``: their spread padded by 6 %, but never narrower than
+    MIN_SPAN of their magnitude, so 0.975 against 0.978 reads as nearly equal, not as
+    the bottom and the top of the plot."""
+    lo, hi = min(values), max(values)
+    span = max(hi - lo, MIN_SPAN * max(abs(lo), abs(hi)), 1e-12)
+    mid, half = (lo + hi) / 2, span * 1.12 / 2
+    return [mid - half, mid + half]
 
 
 def _cross_bundle(fig: go.Figure, group: list[Any], state: str, name: str, by: str) -> None:

@@ -160,3 +160,12 @@ def test_history_bundles_thousands_of_pruned_trials(snap, monkeypatch):
         assert len(paths) == 1 and paths[0]["path"].count("M") == 2 * 14  # two strokes each
         names = [t["name"] for t in out["data"]]
         assert "pruned at the value reached (14)" in names  # its legend entry
+
+
+def test_value_axis_does_not_magnify_tiny_spreads():
+    # Two values 0.3 % apart: the axis spans 2 % of their size, not just the two points.
+    lo, hi = _figures.value_range([0.975, 0.978])
+    assert lo < 0.975 and hi > 0.978 and hi - lo >= 0.02 * 0.978
+    # A wide spread is kept, padded a little on both sides.
+    lo, hi = _figures.value_range([0.2, 0.9])
+    assert 0.15 < lo < 0.2 and 0.9 < hi < 0.95
