@@ -77,6 +77,7 @@ def _run(args: argparse.Namespace) -> int:
             overwrite=args.overwrite, seed=args.seed, progress=not args.quiet,
             ray_address=args.address, keep_ray_output=args.ray_output,
             score_test=not args.no_test_score, stale_after=args.stale_after,
+            max_retries=args.max_retries,
         )
     except SearchInterrupted as exc:
         print(f"hpo run: {exc}; every trial it started is closed in the store",
@@ -132,6 +133,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stale-after", type=float, default=40.0, metavar="SECONDS",
                    help="heartbeat bound: a trial whose driver is silent this long is failed "
                         "by any other driver on the study (default 40)")
+    p.add_argument("--max-retries", type=int, metavar="N",
+                   help="run a failed trial again up to N times with the same parameters, "
+                        "from its last checkpoint (default: the space's max_retries, else 0)")
     p.add_argument("--no-test-score", action="store_true",
                    help="skip retraining the best trial and scoring it on the test split")
     p.add_argument("--quiet", action="store_true", help="no live progress line")

@@ -9,6 +9,12 @@ state itself: COMPLETE, PRUNED at the step reached, or FAIL with a reason.
 :meth:`Ledger.close_all` ends whatever is still open, so no trial is ever left
 RUNNING when a search returns, however it returns; and if the driver itself dies,
 its trials stop beating and the next driver on the study fails them.
+
+Retries are the ledger's too (``max_retries``): a failed attempt is written to the
+trial's ``hpo:retries`` history and the same Optuna trial is handed to Ray again, as
+a new Ray trial with the same config and the attempt's last checkpoint. Ray Tune's
+own ``FailureConfig`` restarts are not used: Ray retries every error alike, while a
+time limit, an out-of-memory config or a bad value would fail the same way again.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from hpo.execution._runs import trial_seed
 from hpo.execution._store_writer import writer_for
 from hpo.storage import attrs
 from hpo.storage._recovery import end_record
-from hpo.trainables._wrap import CONTEXT_KEY
+from hpo.trainables._wrap import CONTEXT_KEY, INFEASIBLE_KEY
 
 if TYPE_CHECKING:
     import optuna
@@ -44,8 +50,14 @@ RAY_KEYS = {
     "timestamp", "time_this_iter_s", "pid", "hostname", "node_ip", "config",
     "time_since_restore", "iterations_since_restore", "training_iteration", "done",
     "trial_id", "date", "experiment_tag", "should_checkpoint", "checkpoint_dir_name",
-    "hpo_worker", "hpo_node", "experiment_id",
+    "hpo_worker", "hpo_node", "experiment_id", INFEASIBLE_KEY,
 }
+
+#: What :meth:`Ledger.start` returns when no trial can start now but one may be
+#: retried later (the searcher tells Ray "not yet" rather than "finished").
+WAIT = "wait"
+#: The Optuna constraint an infeasible trial violates (see :meth:`Ledger.mark_infeasible`).
+INFEASIBLE_CONSTRAINT = "hpo_infeasible"
 
 
 def is_real(value: object) -> bool:
@@ -79,6 +91,15 @@ class Entry:
     worker: str | None = None
     closed: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    ray_id: str | None = None  # the Ray trial running the current attempt (None: waiting)
+    config: dict[str, Any] = field(default_factory=dict)
+    attempt: int = 0
+    base: int = 0  # the step this attempt resumed from (its checkpoint's step)
+    position: int = 0  # the step the current attempt has reached
+    checkpoint: tuple[str, int] | None = None  # (directory, step) of the latest one
+    retries: list[dict[str, Any]] = field(default_factory=list)
+    infeasible: str | None = None
+    div_start: float | None = None
 
 
 @dataclass
@@ -112,6 +133,7 @@ class Ledger:
         driver: this driver's name, stamped on its trials.
         stale_after: seconds of silence after which a trial's driver counts as dead.
         clock: what the deadline is checked against (the wall clock by default).
+        max_retries: times a failed trial runs again (default: the space's).
     """
 
     def __init__(
@@ -127,6 +149,7 @@ class Ledger:
         driver: str = "",
         stale_after: float = DEFAULT_STALE_AFTER_S,
         clock: Clock | None = None,
+        max_retries: int | None = None,
     ) -> None:
         self.study = study
         self.spec = spec
@@ -137,6 +160,10 @@ class Ledger:
         self.deadline = deadline
         self.clock: Clock = clock if clock is not None else WallClock()
         self.total = total_trials
+        self.max_retries = spec.max_retries if max_retries is None else max_retries
+        self.trial_time = spec.budget.trial_time
+        self.divergence = spec.divergence
+        self._waiting: list[Entry] = []  # failed attempts to run again, oldest first
         self.storage = storage
         self.lock = lock if lock is not None else _process_lock()
         self.driver = driver
@@ -188,16 +215,27 @@ class Ledger:
         """True once the time budget is spent or the search was interrupted."""
         return self.interrupted is not None or self.deadline_passed()
 
-    def start(self, ray_id: str) -> dict[str, Any] | None:
-        """The next trial's config, or None when the study's budget is used."""
+    def start(self, ray_id: str) -> dict[str, Any] | str | None:
+        """The next config to run: a failed trial's next attempt first, else a new
+        trial's; :data:`WAIT` when none now but a running trial may still be retried;
+        None when the study's budget is used."""
         with self._lock:
             if self.should_end():
                 return None
+            if self._waiting:
+                entry = self._waiting.pop(0)
+                entry.ray_id, entry.started = ray_id, self.clock.time()
+                entry.attempt += 1
+                entry.base = entry.position = entry.checkpoint[1] if entry.checkpoint else 0
+                self.entries[ray_id] = entry
+                return self._with_context(entry)
             trial = claim_trial(self.study, self.lock, self.total)
             if trial is None:
-                return None
+                retriable = any(not e.closed and e.attempt < self.max_retries
+                                for e in self.entries.values())
+                return WAIT if retriable else None
             self.started += 1
-            entry = Entry(trial=trial, started=self.clock.time())
+            entry = Entry(trial=trial, started=self.clock.time(), ray_id=ray_id)
             self.entries[ray_id] = entry
             self.counts.running += 1
         config = self.sample(trial)
@@ -209,14 +247,23 @@ class Ledger:
                 trial.set_user_attr(key, value)
 
         self._submit(entry, write)
-        full = dict(config)  # fixed values whose conditions hold are already in it
+        entry.config = dict(config)  # fixed values whose conditions hold are already in it
+        return self._with_context(entry)
+
+    def _with_context(self, entry: Entry) -> dict[str, Any]:
+        full = dict(entry.config)
+        number = entry.trial.number
         full[CONTEXT_KEY] = {
-            "number": trial.number,
-            "seed": trial_seed(self.study.study_name, trial.number),
+            "number": number,
+            "seed": trial_seed(self.study.study_name, number),
             "deadline": self.deadline,
             "cpus": self.spec.resources.cpu,
             "model": self.spec.model,
             "data": self.spec.data,
+            "attempt": entry.attempt,
+            "trial_time": self.trial_time,
+            "restore": entry.checkpoint[0] if entry.checkpoint else None,
+            "start_step": entry.base,
         }
         return full
 
@@ -224,14 +271,32 @@ class Ledger:
         return self.deadline is not None and self.clock.time() >= self.deadline
 
     def entry(self, ray_id: str) -> Entry | None:
-        return self.entries.get(ray_id)
+        """The open attempt ``ray_id`` runs (None once that attempt has ended)."""
+        entry = self.entries.get(ray_id)
+        return entry if entry is not None and entry.ray_id == ray_id else None
+
+    def step_offset(self, ray_id: str) -> int:
+        """What to add to a Ray trial's ``training_iteration`` for the trial's step: the
+        step its attempt resumed from."""
+        entry = self.entry(ray_id)
+        return 0 if entry is None else entry.base
 
     def record(self, ray_id: str, result: dict[str, Any]) -> None:
-        """Store one reported result: intermediate value and every numeric metric."""
-        entry = self.entries.get(ray_id)
-        if entry is None or entry.closed:
+        """Store one reported result: intermediate value and every numeric metric.
+
+        A retried attempt's steps go on from its checkpoint's step. Steps already
+        stored (an attempt that resumed before the step its predecessor reached, or
+        restarted from scratch without a checkpoint) are not stored again, so stored
+        steps are strictly increasing.
+        """
+        entry = self.entry(ray_id)
+        if entry is None or entry.closed or INFEASIBLE_KEY in result:
             return
-        step = int(result.get("training_iteration", entry.last_step + 1))
+        raw_step = int(result.get("training_iteration", entry.position - entry.base + 1))
+        step = entry.base + raw_step
+        entry.position = step
+        if step <= entry.last_step:
+            return
         metrics = {
             k: float(v) for k, v in result.items()
             if k not in RAY_KEYS and is_real(v)
@@ -271,20 +336,77 @@ class Ledger:
         self._submit(entry, write)
 
     def mark_stopped(self, ray_id: str, info: dict[str, Any]) -> None:
-        entry = self.entries.get(ray_id)
+        entry = self.entry(ray_id)
         if entry is not None and entry.stop is None and entry.fail is None:
             entry.stop = info
 
     def mark_failed(self, ray_id: str, reason: str) -> None:
-        entry = self.entries.get(ray_id)
+        entry = self.entry(ray_id)
         if entry is not None and entry.fail is None:
             entry.fail = reason
 
+    def mark_infeasible(self, ray_id: str, reason: str) -> None:
+        """The config cannot run (out of memory): the trial ends PRUNED at the step it
+        reached with ``hpo:fail_reason`` and ``hpo:infeasible``, and a violated Optuna
+        constraint, so the sampler steers away from it. Not FAIL: Optuna's samplers
+        read neither FAIL trials nor their constraints (TPE models COMPLETE and PRUNED
+        trials, infeasible ones among them)."""
+        entry = self.entry(ray_id)
+        if entry is None or entry.fail is not None:
+            return
+        entry.infeasible = reason
+        entry.stop = {"by": "infeasible", "rung": entry.last_step, "score": entry.last,
+                      "cutoff": None, "reason": reason}
+
+    def on_checkpoint(self, ray_id: str, path: str) -> None:
+        """The attempt saved a checkpoint with its latest report; a retry resumes there."""
+        entry = self.entry(ray_id)
+        if entry is not None and not entry.closed:
+            entry.checkpoint = (str(path), entry.position)
+
+    def divergence_info(self, ray_id: str, result: dict[str, Any]) -> dict[str, Any] | None:
+        """The stop record when ``result`` shows the trial diverged (see
+        :class:`hpo.spaces.Divergence`), else None."""
+        rule, entry = self.divergence, self.entry(ray_id)
+        if rule is None or entry is None or rule.metric not in result:
+            return None
+        raw = result[rule.metric]
+        step = entry.base + int(result.get("training_iteration", 0))
+        info: dict[str, Any] = {"by": "divergence", "rung": step, "score": None,
+                                "cutoff": None}
+        if bad_value_reason(rule.metric, raw) is not None:
+            return {**info, "reason": f"at step {step} its {rule.metric} was not a finite "
+                    f"number: {raw!r}"}
+        value = float(raw)
+        if entry.div_start is None:
+            entry.div_start = value
+            return None
+        bound = rule.bound(entry.div_start)
+        if value <= bound:
+            return None
+        return {**info, "score": value, "cutoff": bound,
+                "reason": f"at step {step} its {rule.metric} {value:.4g} exceeded "
+                          f"{rule.max_ratio:g}x its start {entry.div_start:.4g} "
+                          f"(bound {bound:.4g}): diverged"}
+
+    def _past_trial_time(self, entry: Entry) -> bool:
+        return self.trial_time is not None and \
+            self.clock.time() >= entry.started + self.trial_time
+
+    def _trial_time_stop(self, entry: Entry, how: str) -> None:
+        entry.stop = {"by": "trial_time", "rung": entry.last_step, "score": entry.last,
+                      "cutoff": None,
+                      "reason": f"its time limit of {self.trial_time:g} s (budget.trial_time) "
+                                f"was reached; {how}"}
+
     def finish(self, ray_id: str) -> None:
         """The trial ended without error: decide COMPLETE, PRUNED or FAIL."""
-        entry = self.entries.get(ray_id)
+        entry = self.entry(ray_id)
         if entry is None or entry.closed:
             return
+        if entry.fail is None and entry.stop is None and self._past_trial_time(entry) \
+                and entry.last_step < self.spec.budget.max_steps:
+            self._trial_time_stop(entry, "it stopped when asked")
         if entry.fail is not None:
             self._close(entry, "FAIL")
         elif entry.stop is not None:
@@ -296,12 +418,44 @@ class Ledger:
             self._close(entry, "COMPLETE")
 
     def error(self, ray_id: str, text: str) -> None:
-        entry = self.entries.get(ray_id)
+        """The attempt raised or its worker died: run it again if retries are left,
+        else FAIL. A worker ended at a time limit is a stop, not a failure."""
+        entry = self.entry(ray_id)
         if entry is None or entry.closed:
             return
-        if entry.fail is None:
+        if entry.fail is None and entry.stop is None:
+            if self._past_trial_time(entry):
+                if entry.best is not None:
+                    self._trial_time_stop(entry, "it did not stop when asked, so its "
+                                                 "worker was ended")
+                else:
+                    entry.fail = (f"no numeric {self.metric!r} reported within its time limit "
+                                  f"of {self.trial_time:g} s (budget.trial_time)")
+            elif self.should_end() and _worker_died(text):
+                return  # ended with the search: close_all stores it PRUNED at its step
+            elif entry.attempt < self.max_retries:
+                self._retry_later(entry, text)
+                return
+        if entry.fail is None and entry.stop is None:
             entry.fail = text
-        self._close(entry, "FAIL")
+        self._close(entry, "PRUNED" if entry.fail is None else "FAIL")
+
+    def _retry_later(self, entry: Entry, text: str) -> None:
+        lines = [line for line in text.strip().splitlines() if line.strip()]
+        entry.retries.append({
+            "attempt": entry.attempt, "step": entry.position, "at": time.time(),
+            "error": (lines[-1] if lines else text)[-500:],
+            "resumes_from": entry.checkpoint[1] if entry.checkpoint else 0,
+        })
+        history = [dict(item) for item in entry.retries]
+        entry.ray_id = None
+        entry.extra["last_error"] = text
+        with self._lock:
+            self._waiting.append(entry)
+        self._submit(entry, _stamp(entry.trial, attrs.RETRIES, history))
+        log.info("trial %d failed (attempt %d of %d); running it again from step %d",
+                 entry.trial.number, entry.attempt + 1, self.max_retries + 1,
+                 history[-1]["resumes_from"])
 
     def close_all(self, by: str, reason: str) -> None:
         """End every trial still open (PRUNED at the step reached, or FAIL if it failed)
@@ -309,6 +463,9 @@ class Ledger:
         for entry in list(self.entries.values()):
             if entry.closed:
                 continue
+            if entry.ray_id is None and entry.fail is None:
+                # Failed and waiting for a retry the search ended before.
+                entry.fail = str(entry.extra.get("last_error", "the trial failed"))
             if entry.fail is None and entry.stop is None:
                 entry.stop = {"by": by, "rung": entry.last_step, "score": entry.last,
                               "cutoff": None, "reason": reason}
@@ -365,6 +522,12 @@ class Ledger:
             user_attrs[attrs.STOP] = entry.stop
         if entry.fail is not None:
             user_attrs[attrs.FAIL_REASON] = entry.fail[-4000:]
+        infeasible = entry.infeasible is not None and state_name == "PRUNED"
+        if infeasible:
+            user_attrs[attrs.FAIL_REASON] = str(entry.infeasible)[-4000:]
+            user_attrs[attrs.INFEASIBLE] = True
+        if entry.retries:
+            user_attrs[attrs.RETRIES] = [dict(item) for item in entry.retries]
         value = entry.best if self.value_mode == "best" else entry.last
         study = self.study
 
@@ -373,6 +536,8 @@ class Ledger:
 
             for key, item in user_attrs.items():
                 trial.set_user_attr(key, item)
+            if infeasible:
+                trial.set_constraint(INFEASIBLE_CONSTRAINT, 1.0)
             if state_name == "COMPLETE":
                 study.tell(trial, value, skip_if_finished=True)
             else:
@@ -401,6 +566,12 @@ def _process_lock() -> StudyLock:
     from hpo.execution._study_lock import StudyLock
 
     return StudyLock("", "")  # no storage kind: a lock within this process
+
+
+def _worker_died(text: str) -> bool:
+    """Whether a Ray trial error says its worker process died (rather than raised)."""
+    return any(word in text for word in ("ActorDiedError", "RayActorError", "actor died",
+                                          "worker died", "unexpectedly"))
 
 
 def _stamp(trial: optuna.Trial, key: str, value: object) -> Callable[[], None]:

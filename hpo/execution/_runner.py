@@ -62,6 +62,7 @@ def run_search(
     keep_ray_output: bool = False,
     score_test: bool = True,
     stale_after: float = DEFAULT_STALE_AFTER_S,
+    max_retries: int | None = None,
 ) -> SearchResult:
     """Run (or continue) the search ``spec`` describes until its budget is used.
 
@@ -84,6 +85,8 @@ def run_search(
             the held-out test split; stored as the study attribute ``hpo:test``.
         stale_after: seconds without a heartbeat after which another driver on the
             study may fail this driver's trials (and this one fails theirs).
+        max_retries: times a failed trial is run again with the same parameters,
+            resuming from its last checkpoint (default: the space's ``max_retries``).
 
     Raises:
         StudyMismatch: resuming with a different space, metric or direction.
@@ -96,6 +99,9 @@ def run_search(
     concurrency = concurrency or spec.concurrency
     time_budget = time_budget if time_budget is not None else spec.budget.time_s
     name = study_name_for(spec, study_name)
+    if max_retries is not None and max_retries < 0:
+        raise ValueError(f"max_retries must be >= 0, got {max_retries!r}")
+    retries = spec.max_retries if max_retries is None else max_retries
     url = resolve_url(storage)
 
     # Everything that can be rejected is checked before the store is touched.
@@ -147,7 +153,8 @@ def run_search(
             study.sampler = make_sampler(spec.sampler, run.seed)
         deadline = None if time_budget is None else t0 + working_time(time_budget)
         ledger = Ledger(study, spec, define_by_run(spec), trials, deadline, storage=store,
-                        lock=lock, driver=run.driver, stale_after=stale_after)
+                        lock=lock, driver=run.driver, stale_after=stale_after,
+                        max_retries=retries)
         scheduler = make_scheduler(spec.scheduler, spec, spec.budget.max_steps, ledger)
         return scheduler, ledger, run
 
@@ -265,8 +272,9 @@ def _fit(spec: SearchSpec, trainable: Any, ledger: Any, scheduler: Any, concurre
         tune_config=tune.TuneConfig(
             search_alg=LedgerSearcher(ledger, ledger.metric, mode),
             scheduler=scheduler,
-            # An upper bound: the ledger ends the search when the study's budget is used.
-            num_samples=max(ledger.total, 1),
+            # An upper bound (each retry is a Ray trial of its own): the ledger ends
+            # the search when the study's budget is used.
+            num_samples=max(ledger.total, 1) * (ledger.max_retries + 1),
             max_concurrent_trials=concurrency,
             reuse_actors=True,
             trial_name_creator=_trial_name,

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hpo.execution._ledger import RAY_KEYS, Ledger, bad_value_reason
+from hpo.trainables._wrap import INFEASIBLE_KEY
 
 if TYPE_CHECKING:
     from ray.tune.schedulers import TrialScheduler
@@ -61,6 +62,9 @@ class _Explaining:
         from ray.tune.schedulers import TrialScheduler
 
         metric = self.ledger.metric
+        if INFEASIBLE_KEY in result:
+            self.ledger.mark_infeasible(trial.trial_id, str(result[INFEASIBLE_KEY]))
+            return TrialScheduler.STOP
         if metric not in result:
             # Ray would end the whole search here; one bad report fails its own trial.
             shown = sorted(k for k in result
@@ -74,6 +78,13 @@ class _Explaining:
         if reason is not None:
             self.ledger.mark_failed(trial.trial_id, f"{reason} at step {result.get(TIME_ATTR)}")
             return TrialScheduler.STOP
+        diverged = self.ledger.divergence_info(trial.trial_id, result)
+        if diverged is not None:
+            # Before Ray's rule sees it: ASHA lets ties through, so a population that
+            # mostly diverges would keep its diverged trials to the end.
+            self.ledger.mark_stopped(trial.trial_id, diverged)
+            return TrialScheduler.STOP
+        result = self._hpo_resumed_steps(trial, result)
         seen = self._hpo_with_tiebreak(result)
         self._hpo_note(trial, seen)
         action = super().on_trial_result(controller, trial, seen)  # type: ignore[misc]
@@ -86,12 +97,23 @@ class _Explaining:
 
     def on_trial_complete(self, controller: Any, trial: Any, result: dict[str, Any]) -> None:
         entry = self.ledger.entry(trial.trial_id)
-        if entry is not None and entry.fail is not None:
-            # A failed trial's last value may be text; keep it out of the rung statistics.
+        if entry is not None and (entry.fail is not None or entry.infeasible is not None
+                                  or (entry.stop or {}).get("by") == "divergence"):
+            # A failed or diverged trial's last value may be text or huge; keep it out
+            # of the rung statistics.
             return
-        seen = self._hpo_with_tiebreak(result)
+        seen = self._hpo_with_tiebreak(self._hpo_resumed_steps(trial, result))
         self._hpo_note(trial, seen)
         super().on_trial_complete(controller, trial, seen)  # type: ignore[misc]
+
+    def _hpo_resumed_steps(self, trial: Any, result: dict[str, Any]) -> dict[str, Any]:
+        """The result with the trial's own step: a retried attempt that resumed from a
+        checkpoint at step k counts on from k, so rungs and ``max_t`` mean the same
+        steps as for a trial that never failed."""
+        offset = self.ledger.step_offset(trial.trial_id)
+        if not offset or TIME_ATTR not in result:
+            return result
+        return {**result, TIME_ATTR: result[TIME_ATTR] + offset}
 
     def _hpo_note(self, trial: Any, seen: dict[str, Any]) -> None:
         """Record a result handed to Ray; Ray ignores one without the step or the metric."""

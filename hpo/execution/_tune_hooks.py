@@ -13,7 +13,7 @@ from ray.tune import Callback
 from ray.tune.search import Searcher
 from ray.tune.stopper import Stopper
 
-from hpo.execution._ledger import Ledger
+from hpo.execution._ledger import WAIT, Ledger
 
 
 class LedgerSearcher(Searcher):
@@ -30,6 +30,8 @@ class LedgerSearcher(Searcher):
     # Ray annotates dict | None but documents Searcher.FINISHED (a str) as a return value.
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:  # type: ignore[override]
         config = self.ledger.start(trial_id)
+        if config == WAIT:
+            return None  # a running trial may fail and be retried: ask again later
         return Searcher.FINISHED if config is None else config
 
     def save(self, checkpoint_path: str) -> None:
@@ -75,6 +77,10 @@ class LedgerCallback(Callback):
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.ledger.error(trial.trial_id, error_text(trial))
+
+    def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any,
+                      **info: Any) -> None:
+        self.ledger.on_checkpoint(trial.trial_id, checkpoint.path)
 
 
 class DeadlineStopper(Stopper):

@@ -28,6 +28,7 @@ from hpo.spaces._spec import (
     VALUE_MODES,
     Budget,
     Component,
+    Divergence,
     Objective,
     Resources,
     SearchSpec,
@@ -35,7 +36,7 @@ from hpo.spaces._spec import (
 
 TOP_KEYS = {
     "name", "description", "trainable", "model", "data", "objective", "sampler",
-    "scheduler", "budget", "concurrency", "resources", "params",
+    "scheduler", "budget", "concurrency", "resources", "params", "max_retries", "divergence",
 }
 PARAM_KEYS = {
     "float": {"type", "low", "high", "log", "step", "when"},
@@ -98,6 +99,8 @@ class _Reader:
         budget = self.read_budget(doc.get("budget", {}))
         concurrency = self.positive_int("concurrency", doc.get("concurrency", 1))
         resources = self.read_resources(doc.get("resources", {}))
+        max_retries = self.count("max_retries", doc.get("max_retries", 0))
+        divergence = self.read_divergence(doc.get("divergence"), objective)
         model = self.mapping("model", doc.get("model", {}))
         data = self.mapping("data", doc.get("data", {}))
         name = doc.get("name")
@@ -109,7 +112,8 @@ class _Reader:
             source=self.source, text=self.text, trainable=trainable, params=params,
             objective=objective, name=name, description=str(doc.get("description", "")),
             model=model, data=data, sampler=sampler, scheduler=scheduler, budget=budget,
-            concurrency=concurrency, resources=resources,
+            concurrency=concurrency, resources=resources, max_retries=max_retries,
+            divergence=divergence,
         )
 
     # -- sections -------------------------------------------------------------------------
@@ -174,8 +178,9 @@ class _Reader:
 
     def read_budget(self, value: Any) -> Budget:
         value = self.mapping("budget", value)
-        for key in sorted(set(value) - {"trials", "time", "max_steps"}):
-            self.bad(f"budget.{key}", "unknown key; known keys: max_steps, time, trials")
+        for key in sorted(set(value) - {"trials", "time", "max_steps", "trial_time"}):
+            self.bad(f"budget.{key}",
+                     "unknown key; known keys: max_steps, time, trial_time, trials")
         default = Budget()
         trials = self.positive_int("budget.trials", value.get("trials", default.trials))
         steps = self.positive_int("budget.max_steps", value.get("max_steps", default.max_steps))
@@ -184,7 +189,38 @@ class _Reader:
             time_s = self.number("budget.time", time_s)
             if time_s is not None and time_s <= 0:
                 self.bad("budget.time", f"must be > 0 seconds, got {time_s!r}")
-        return Budget(trials=trials, time_s=time_s, max_steps=steps)
+        trial_time = value.get("trial_time")
+        if trial_time is not None:
+            trial_time = self.number("budget.trial_time", trial_time)
+            if trial_time is not None and trial_time <= 0:
+                self.bad("budget.trial_time", f"must be > 0 seconds, got {trial_time!r}")
+        return Budget(trials=trials, time_s=time_s, max_steps=steps, trial_time=trial_time)
+
+    def read_divergence(self, value: Any, objective: Objective) -> Divergence | None:
+        if value is None:
+            return None
+        if value is True:
+            value = {}
+        if not isinstance(value, dict):
+            self.bad("divergence", f"must be a mapping with 'metric' and 'max_ratio', "
+                     f"got {value!r}")
+            return None
+        for key in sorted(set(value) - {"metric", "max_ratio"}):
+            self.bad(f"divergence.{key}", "unknown key; known keys: max_ratio, metric")
+        metric = value.get("metric")
+        if metric is None and objective.direction == "minimize":
+            metric = objective.metric  # a minimised objective is a loss already
+        if not isinstance(metric, str) or not metric:
+            self.bad("divergence.metric", "must name a reported loss (lower is better); "
+                     f"needed when the objective is maximised, got {metric!r}")
+            return None
+        ratio = self.number("divergence.max_ratio", value.get("max_ratio", 10.0))
+        if ratio is None:
+            return None
+        if ratio <= 1:
+            self.bad("divergence.max_ratio", f"must be > 1, got {ratio!r}")
+            return None
+        return Divergence(metric, float(ratio))
 
     def read_resources(self, value: Any) -> Resources:
         value = self.mapping("resources", value)
@@ -362,6 +398,12 @@ class _Reader:
                 self.bad(field, f"must be a whole number, got {value!r}")
                 return None
             return int(value)
+        return value
+
+    def count(self, field: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            self.bad(field, f"must be a whole number >= 0, got {value!r}")
+            return 0
         return value
 
     def positive_int(self, field: str, value: Any) -> int:

@@ -55,11 +55,32 @@ class Budget:
         trials: total trials in the study (finished ones count on resume).
         time_s: wall-clock limit of one ``hpo run`` in seconds.
         max_steps: most reports a trial makes; the scheduler's ``max_t``.
+        trial_time: wall-clock limit of one trial attempt in seconds (None: none). A
+            trial past it is stopped, even one that never polls ``should_stop()``.
     """
 
     trials: int = 20
     time_s: float | None = None
     max_steps: int = 3
+    trial_time: float | None = None
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """When a trial counts as diverged and is stopped at once (stored PRUNED).
+
+    Attributes:
+        metric: a reported metric where lower is better (a loss).
+        max_ratio: the trial is stopped when ``metric`` is not finite, or exceeds
+            ``start + (max_ratio - 1) * |start|`` (``max_ratio`` times its start for a
+            positive loss), ``start`` being the trial's own first reported value.
+    """
+
+    metric: str
+    max_ratio: float = 10.0
+
+    def bound(self, start: float) -> float:
+        return start + (self.max_ratio - 1.0) * abs(start)
 
 
 @dataclass(frozen=True)
@@ -86,6 +107,10 @@ class SearchSpec:
     budget: Budget = field(default_factory=Budget)
     concurrency: int = 1
     resources: Resources = field(default_factory=Resources)
+    #: times a failed trial is run again with the same parameters (from its last
+    #: checkpoint when it saved one); the Optuna trial stays one trial.
+    max_retries: int = 0
+    divergence: Divergence | None = None
 
     def identity(self) -> dict[str, Any]:
         """What makes two searches the same experiment (budgets and sampler excluded)."""

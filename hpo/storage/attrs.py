@@ -41,6 +41,11 @@ Trial attributes:
     STALE_AFTER: silence (seconds) after which another driver may fail the trial.
     ORPHANED: True on a trial failed because its driver stopped beating; such a
         trial does not count toward the trial budget.
+    RETRIES: one record per failed attempt of a retried trial (``attempt``, ``step``
+        reached, ``error``, ``at``, ``resumes_from``: the checkpoint step the next
+        attempt started from, 0 for none).
+    INFEASIBLE: True on a trial whose config cannot run (out of memory); stored
+        PRUNED with ``FAIL_REASON`` and a violated Optuna constraint.
     METRICS_PREFIX: ``f"{METRICS_PREFIX}{step:06d}"`` holds every numeric metric
         the trial reported at that step (objective, losses, accuracies, time).
 """
@@ -73,6 +78,8 @@ DRIVER = "hpo:driver"
 HEARTBEAT = "hpo:heartbeat"
 STALE_AFTER = "hpo:stale_after"
 ORPHANED = "hpo:orphaned"
+RETRIES = "hpo:retries"
+INFEASIBLE = "hpo:infeasible"
 METRICS_PREFIX = "hpo:metrics:"
 
 

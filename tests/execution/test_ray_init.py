@@ -227,7 +227,7 @@ def test_every_report_names_the_trials_worker_and_node(monkeypatch: pytest.Monke
 
     monkeypatch.setattr(ray, "get_runtime_context", Context)
     monkeypatch.setattr(tune, "report", sent.append)
-    report = _wrap._reporter()
+    report, _ = _wrap._reporters()
     report({"score": 1.0})
     report({"score": 2.0})
     assert [m["hpo_node"] for m in sent] == ["ab" * 28] * 2

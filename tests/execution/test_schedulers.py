@@ -180,8 +180,18 @@ class _Book:
     def mark_failed(self, ray_id: str, reason: str) -> None:
         self.fails.setdefault(ray_id, reason)
 
+    def mark_infeasible(self, ray_id: str, reason: str) -> None:
+        self.fails.setdefault(ray_id, reason)
+
+    def divergence_info(self, ray_id: str, result: dict[str, Any]) -> dict[str, Any] | None:
+        return None
+
+    def step_offset(self, ray_id: str) -> int:
+        return 0
+
     def entry(self, ray_id: str) -> Any:
-        return SimpleNamespace(fail=self.fails.get(ray_id), stop=self.stops.get(ray_id))
+        return SimpleNamespace(fail=self.fails.get(ray_id), stop=self.stops.get(ray_id),
+                               infeasible=None)
 
 
 class _Controller:
