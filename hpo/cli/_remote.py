@@ -90,7 +90,8 @@ def run_remote(args: argparse.Namespace, server: str) -> int:
         return EXIT_BAD_INPUT
     body: dict[str, Any] = {"space": text, "study": args.study, "trials": args.trials,
                             "concurrency": args.concurrency, "time_budget": args.time_budget,
-                            "seed": args.seed, "test_score": not args.no_test_score}
+                            "seed": args.seed, "test_score": not args.no_test_score,
+                            "stale_after": args.stale_after}
     body = {k: v for k, v in body.items() if v is not None}
     client = Client(server)
     try:

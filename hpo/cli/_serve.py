@@ -54,7 +54,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="serve the HTTP API, the job queue and the dashboard")
+    # No abbreviations: "--token SECRET" must fail, not be read as --token-file.
+    p = sub.add_parser("serve", help="serve the HTTP API, the job queue and the dashboard",
+                       allow_abbrev=False)
     add_storage(p)
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1; anything else needs a token)")

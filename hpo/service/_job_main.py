@@ -80,6 +80,7 @@ def run_job(job_id: str, attempt: int, storage: str) -> int:
             spec, study_name=job.study, storage=storage, trials=req.get("trials"),
             concurrency=req.get("concurrency"), time_budget=req.get("time_budget"),
             seed=req.get("seed"), progress=False, score_test=req.get("test_score", True),
+            **({"stale_after": req["stale_after"]} if req.get("stale_after") else {}),
         )
         best = "-" if result.best_value is None else f"{result.best_value:.6g}"
         summary = (f"{result.started} trials run: {result.complete} complete, {result.pruned} "

@@ -33,6 +33,7 @@ SCHEMAS: dict[str, Any] = {
             "time_budget": {"type": "number", "exclusiveMinimum": 0},
             "seed": {"type": "integer"},
             "test_score": {"type": "boolean"},
+            "stale_after": {"type": "number", "exclusiveMinimum": 0},
         },
     },
     "Search": {

@@ -16,6 +16,7 @@ import socket
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from hpo.service._queue import Job
@@ -52,6 +53,25 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def store_excludes(storage: str, working_dir: str) -> list[str]:
+    """``excludes`` for a SQLite store (and its -wal, -shm and lock files) inside
+    ``working_dir``.
+
+    Besides not shipping the database with every job, this keeps the store's files from
+    being opened and closed by Ray's packaging in the server process: closing any file
+    descriptor of a SQLite file drops every POSIX lock the process holds on it, and the
+    next driver to close its connection then deletes the live WAL.
+    """
+    prefix = "sqlite:///"
+    if not storage.startswith(prefix):
+        return []
+    try:
+        inside = Path(storage[len(prefix):]).resolve().relative_to(Path(working_dir).resolve())
+    except ValueError:
+        return []
+    return [f"/{inside.as_posix()}*"]
+
+
 class RayJobs:
     """The Ray cluster this server submits to, and its Job Submission client.
 
@@ -63,7 +83,7 @@ class RayJobs:
     """
 
     def __init__(self, address: str | None = None, num_cpus: float | None = None,
-                 working_dir: str | None = None, start_timeout_s: float = 120.0) -> None:
+                 working_dir: str | None = None, start_timeout_s: float = 300.0) -> None:
         from hpo._imports import require
         from hpo.execution._ray_init import cluster_runtime_env, quiet_environment
 
@@ -77,13 +97,15 @@ class RayJobs:
                                dashboard_host="127.0.0.1", dashboard_port=_free_port(),
                                num_cpus=num_cpus, **kwargs)
         self.started_here = not address
+        self.agent_wait_s = start_timeout_s
         url = getattr(context, "dashboard_url", None)
         if not url:
             ray.shutdown()
             raise RuntimeError("the Ray cluster has no dashboard, so no job API; start it "
                                "with `ray start --head` (ray[default] installed)")
         self.dashboard_url = url if "://" in url else f"http://{url}"
-        self.runtime_env = cluster_runtime_env(working_dir or os.getcwd())
+        self.working_dir = os.path.abspath(working_dir or os.getcwd())
+        self.runtime_env = cluster_runtime_env(self.working_dir)
         from ray.job_submission import JobSubmissionClient
 
         deadline = time.monotonic() + start_timeout_s
@@ -102,9 +124,22 @@ class RayJobs:
         entry = " ".join(shlex.quote(a) for a in (
             sys.executable, "-m", "hpo.service._job_main", "--job", job.id,
             "--attempt", str(attempt), "--storage", storage))
-        self.client.submit_job(entrypoint=entry, submission_id=submission_id,
-                               runtime_env=self.runtime_env,
-                               metadata={"hpo_job": job.id, "hpo_study": job.study})
+        runtime_env = dict(self.runtime_env)
+        if "working_dir" in runtime_env:
+            runtime_env["excludes"] = [*runtime_env.get("excludes", []),
+                                       *store_excludes(storage, self.working_dir)]
+        deadline = time.monotonic() + self.agent_wait_s
+        while True:
+            try:
+                self.client.submit_job(entrypoint=entry, submission_id=submission_id,
+                                       runtime_env=runtime_env,
+                                       metadata={"hpo_job": job.id, "hpo_study": job.study})
+                return
+            except RuntimeError as exc:
+                # Ray's job agent starts some seconds after its dashboard answers.
+                if "No available agent" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(1.0)
 
     def state(self, submission_id: str) -> RayJobState | None:
         try:

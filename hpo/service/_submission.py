@@ -4,9 +4,9 @@ A body names its space either by text (``space``: the YAML of a space file, pars
 with the safe loader by :func:`hpo.spaces.parse_space`) or by the file name of a
 shipped space (``space_name``, looked up only inside the server's spaces folder), plus
 overrides: ``study``, ``trials``, ``concurrency``, ``time_budget``, ``seed``,
-``test_score``. A space naming code to import (a ``module:function`` trainable, a
-``package.module:attr`` sampler or scheduler) is refused unless the server was started
-with custom code allowed.
+``test_score``, ``stale_after`` (as ``hpo run``'s flags). A space naming code to import
+(a ``module:function`` trainable, a ``package.module:attr`` sampler or scheduler) is
+refused unless the server was started with custom code allowed.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ MAX_SPACE_TEXT = 256 * 1024
 
 FIELDS = {
     "space": str, "space_name": str, "study": str, "trials": int, "concurrency": int,
-    "time_budget": float, "seed": int, "test_score": bool,
+    "time_budget": float, "seed": int, "test_score": bool, "stale_after": float,
 }
 
 
@@ -113,6 +113,9 @@ def check_submission(body: object, spaces_dir: Path | None, allow_custom: bool) 
     for key in ("trials", "concurrency"):
         if body.get(key) is not None and body[key] < 1:
             raise SubmissionError(f"{key}: must be at least 1, got {body[key]!r}", 422)
+    if body.get("stale_after") is not None and not body["stale_after"] > 0:
+        raise SubmissionError(f"stale_after: must be > 0 seconds, got {body['stale_after']!r}",
+                              422)
     if body.get("time_budget") is not None and not body["time_budget"] > 0:
         raise SubmissionError(f"time_budget: must be > 0 seconds, got {body['time_budget']!r}",
                               422)
