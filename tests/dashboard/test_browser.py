@@ -188,3 +188,26 @@ def test_static_report_works_offline(store, tmp_path, browser):
     _shot(pg, "report")
     assert errors == []
     ctx.close()
+
+
+def test_bundled_history_marks_draw(store, tmp_path, browser, monkeypatch):
+    # Many pruned trials in the history are one path of dashes on both axes (number, date).
+    from hpo.dashboard import _figures
+    from hpo.dashboard._report import render_report
+
+    monkeypatch.setattr(_figures, "MAX_MARKS", 3)
+    out = tmp_path / "report.html"
+    out.write_text(render_report(store, "bert-sst2"), encoding="utf-8")
+    pg = browser.new_page(viewport={"width": 1400, "height": 900})
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto(out.as_uri())
+    pg.wait_for_function("() => window.hpoReady === true", timeout=20000)
+    for plot in ("#plot-history", "#plot-history_time"):
+        d = pg.eval_on_selector(f"{plot} .shapelayer path", "e => e.getAttribute('d')")
+        assert d.count("M") == 14 and "NaN" not in d, (plot, d[:200])
+        assert "pruned at the value reached (14)" in pg.evaluate(
+            f"() => document.querySelector('{plot} .legend').textContent")
+    _shot(pg, "bundled-history")
+    assert errors == []
+    pg.close()

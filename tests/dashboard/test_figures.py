@@ -151,13 +151,13 @@ def test_empty_study_figures_explain_themselves(store):
 
 
 def test_history_bundles_thousands_of_pruned_trials(snap, monkeypatch):
-    # Past MAX_MARKS early-ended trials of one state are one path of crosses, one per trial.
+    # Past MAX_MARKS early-ended trials of one state are one path of dashes, one per trial.
     monkeypatch.setattr(_figures, "MAX_MARKS", 3)
     h = _extract.history(snap)
     for by in ("number", "time"):
         out = _check(_figures.history_figure(h, by), 2)
         paths = [s for s in out["layout"].get("shapes", []) if s["type"] == "path"]
-        assert len(paths) == 1 and paths[0]["path"].count("M") == 2 * 14  # two strokes each
+        assert len(paths) == 1 and paths[0]["path"].count("M") == 14  # one dash per trial
         names = [t["name"] for t in out["data"]]
         assert "pruned at the value reached (14)" in names  # its legend entry
 
