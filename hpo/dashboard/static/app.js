@@ -207,6 +207,7 @@ async function studyPage() {
     const have = [...sel.options].map(o => o.value).join('\n');
     if (have !== values.join('\n')) sel.replaceChildren(...values.map(v => el('option', {value: v}, v)));
     sel.value = current;
+    if (sel.settle) sel.settle(current);  // drawn with this choice: the one to go back to
   }
   function render(data, which) {
     const s = data.summary;
