@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from hpo.results._state import silent_note
 from hpo.results._store import StudySnapshot, TrialRecord
 from hpo.results._summary import (
     duration,
@@ -60,7 +61,8 @@ def trial_table(snap: StudySnapshot, now: float | None = None) -> TrialTable:
         vals += [None] * (n_obj - len(vals))
         rows.append((rec.number, rec.state, *vals[:n_obj], step_reached(rec),
                      duration(rec, now), rec.user_attrs.get(attrs.WORKER),
-                     *(rec.params.get(p) for p in params), stop_note(rec)))
+                     *(rec.params.get(p) for p in params),
+                     stop_note(rec) or silent_note(rec, now)))
     return TrialTable(tuple(cols), tuple(params), tuple(rows))
 
 

@@ -8,6 +8,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 
 from hpo.results import StudySnapshot, TrialRecord, stop_note
+from hpo.results._state import silent_note
 from hpo.results._summary import end_time
 from hpo.storage import attrs
 
@@ -75,8 +76,8 @@ def timeline(snap: StudySnapshot, now: float | None = None) -> Timeline:
                 labels[i] = f"{host} #{lane[j] + 1}"
     else:
         labels = workers
-    bars = tuple(Bar(r.number, labels[i], starts[i], ends[i], r.state, _bar_note(r, ends[i]))
-                 for i, r in enumerate(recs))
+    bars = tuple(Bar(r.number, labels[i], starts[i], ends[i], r.state,
+                     _bar_note(r, ends[i]) or silent_note(r, now)) for i, r in enumerate(recs))
 
     def lane_key(lane: str) -> tuple[str, int]:
         head, _, tail = lane.rpartition(" #" if packed else ":")

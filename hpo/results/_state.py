@@ -65,6 +65,18 @@ def silence(rec: TrialRecord, now: float) -> tuple[float, float] | None:
     return max(0.0, now - beat), bound
 
 
+def silent_note(rec: TrialRecord, now: float) -> str:
+    """For a RUNNING trial whose driver went silent past its bound: one line saying so
+    (the store still says RUNNING until another driver fails it); otherwise ``""``."""
+    if rec.state != "RUNNING":
+        return ""
+    s = silence(rec, now)
+    if s is None or s[0] <= s[1]:
+        return ""
+    return (f"no heartbeat for {s[0]:.0f} s (bound {s[1]:g} s): its driver stopped; the next "
+            "run on the study fails it as an orphan")
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 

@@ -95,3 +95,15 @@ def test_runs_record_how_they_ended(synthetic_space: Callable[..., Path], tmp_pa
     finally:
         store.close()
     assert s.state == "time budget" and "time budget of 1.5 s reached" in s.state_note
+
+
+def test_a_dead_drivers_running_trials_say_so_in_the_table(cases):
+    from hpo.dashboard import _extract
+
+    snap = cases.snapshot("h17-killed")
+    table = _extract.trial_table(snap, time.time())
+    notes = [row[-1] for row in table.rows if row[1] == "RUNNING"]
+    assert len(notes) == 2 and all("no heartbeat for" in n and "orphan" in n for n in notes)
+    # While the driver beats within its bound, nothing is said.
+    beat = max(r.user_attrs["hpo:heartbeat"] for r in snap.trials if r.state == "RUNNING")
+    assert all(_state.silent_note(r, beat + 10) == "" for r in snap.trials)
