@@ -63,8 +63,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--token-file", metavar="FILE",
                    help="file whose first line is the token (default: $HPO_TOKEN)")
-    p.add_argument("--address", help="Ray cluster to submit the searches to (default: start "
-                                     "a local Ray instance with its job API)")
+    p.add_argument("--address", help="Ray cluster to submit the searches to: auto, its "
+                                     "HOST:PORT or its job API http://HOST:8265 (default: "
+                                     "start a one-node cluster here with ray start)")
     p.add_argument("--num-cpus", type=float, help="CPUs of the local Ray instance")
     p.add_argument("--max-running", type=int, default=1, metavar="N",
                    help="searches run at once (default 1)")

@@ -166,7 +166,7 @@ def test_submit_runs_as_a_ray_job_and_reports(server: Server) -> None:
     env = {**os.environ, "RAY_AUTH_MODE": "token"}  # the server's local instance uses one
     out = subprocess.run([*ray_cli, "status", done["ray_job"], "--address", dashboard],
                          capture_output=True, text=True, timeout=60, env=env)
-    assert "SUCCEEDED" in out.stdout + out.stderr, out
+    assert f"'{done['ray_job']}' succeeded" in out.stdout + out.stderr, out
     out = subprocess.run([*ray_cli, "logs", done["ray_job"], "--address", dashboard],
                          capture_output=True, text=True, timeout=60, env=env)
     assert "study svc-ray-run: 3 trials run: 3 complete" in out.stdout, out
