@@ -89,3 +89,34 @@ def test_an_unknown_source_study_is_refused_by_name(sqlite_url: str) -> None:
     optuna.create_study(study_name="other", storage=sqlite_url)
     with pytest.raises(ValueError, match="--warm-start: no study 'missing'"):
         seed_search(spec, None, sqlite_url, "missing", out=io.StringIO())
+
+
+def test_hpo_run_warm_start_flag_drops_an_out_of_range_value_and_marks_the_seeds(
+        ray_cluster: None, synthetic_space: Callable[..., Path], sqlite_url: str,
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hpo.cli import main
+    from hpo.execution import run_search
+
+    old = load_space(synthetic_space(name="ship-flag-old", trials=4, steps=2, sleep=0.0))
+    source = optuna.create_study(study_name="ship-flag-old", storage=sqlite_url,
+                                 direction="maximize")
+    # The synthetic optimum (x=0.3, y=0.6) and a near neighbour are the two best trials.
+    source.enqueue_trial({"x": 0.3, "y": 0.6})
+    source.enqueue_trial({"x": 0.31, "y": 0.6})
+    run_search(old, storage=sqlite_url, progress=False, score_test=False)
+
+    new_path = tmp_path / "ship_flag_new.yaml"
+    new_path.write_text(textwrap.dedent(NEW.format(name="ship-flag-new")).replace(
+        "high: 0.45", "high: 0.305"))
+    code = main(["run", str(new_path), "--storage", sqlite_url, "--warm-start",
+                 "ship-flag-old", "--quiet", "--no-test-score", "--trials", "3"])
+    assert code == 0
+    said = capsys.readouterr().err
+    assert "dropped x: 0.31 is outside the new range [0.0, 0.305]" in said
+    trials = optuna.load_study(study_name="ship-flag-new", storage=sqlite_url).get_trials()
+    first, second = trials[0], trials[1]
+    assert first.params["x"] == 0.3 and first.params["y"] == 0.6
+    assert first.user_attrs[keys.WARM_START]["dropped"] == {}
+    assert second.params["y"] == 0.6 and second.params["x"] != 0.31
+    assert second.user_attrs[keys.WARM_START]["dropped"] == {
+        "x": "0.31 is outside the new range [0.0, 0.305]"}
