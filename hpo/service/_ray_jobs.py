@@ -87,6 +87,37 @@ def _die_with_parent() -> None:
         pass
 
 
+HEAD_PREFIX = "hpo-serve-"
+
+
+def _remove_dead_heads() -> None:
+    """Remove the Ray folders of servers that died without cleaning up (SIGKILL).
+
+    Their Ray processes died with them; a folder is removed only when its server's
+    pid is gone and no live process holds a file of its sessions.
+    """
+    import shutil
+    import tempfile
+
+    from hpo.execution._ray_instances import session_pids
+
+    for folder in Path(tempfile.gettempdir()).glob(f"{HEAD_PREFIX}*"):
+        try:
+            pid = int((folder / "server.pid").read_text())
+        except (OSError, ValueError):
+            continue
+        try:
+            os.kill(pid, 0)
+            continue  # its server lives
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        if any(session_pids(str(s)) for s in folder.glob("session_2*")):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 class LocalHead:
     """A one-node Ray cluster of the server's own: ``ray start --head --block``.
 
@@ -104,8 +135,10 @@ class LocalHead:
         import subprocess
         import tempfile
 
+        _remove_dead_heads()
         # Short: Ray's Unix socket paths live under it (about 107 characters at most).
-        self.temp_dir = tempfile.mkdtemp(prefix="hpo-serve-")
+        self.temp_dir = tempfile.mkdtemp(prefix=HEAD_PREFIX)
+        Path(self.temp_dir, "server.pid").write_text(str(os.getpid()))
         ports = {flag: _free_port() for flag in self.PORTS}
         ray_bin = Path(sys.executable).with_name("ray")
         cmd = [str(ray_bin), "start", "--head", "--block", "--disable-usage-stats",
