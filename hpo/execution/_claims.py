@@ -43,6 +43,7 @@ def claim_trial(study: optuna.Study, lock: StudyLock, total: int) -> optuna.Tria
 
     def claim() -> optuna.Trial | None:
         with lock.held():
+            # Through the study's cached storage: only unfinished trials are re-read.
             trials = study.get_trials(deepcopy=False)
             if sum(1 for t in trials if uses_budget(t)) >= total:
                 return None
