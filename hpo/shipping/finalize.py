@@ -143,7 +143,8 @@ def finalize_space_text(spec: SearchSpec, name: str, data: dict[str, Any], trial
     objective["value"] = "last"
     doc["objective"] = objective
     budget = dict(doc.get("budget") or {})
-    budget.pop("time", None)
+    budget.pop("time", None)  # full fidelity: no run is cut short by the search's limits
+    budget.pop("trial_time", None)
     budget["trials"] = trials
     doc["budget"] = budget
     params = dict(doc.get("params") or {})
