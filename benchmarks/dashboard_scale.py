@@ -15,9 +15,16 @@ until every panel on the page is drawn is printed beside it. optuna-dashboard's
 Usage::
 
     python benchmarks/dashboard_scale.py [--trials 10000] [--workdir /tmp/hpo-bench]
+    python benchmarks/dashboard_scale.py --rounds 3 --baseline /tmp/hpo-old   # old code too
+
+``--baseline DIR`` times a second hpo dashboard from ``DIR`` (a directory holding an
+older ``hpo`` package, e.g. ``git archive OLD hpo | tar -x -C DIR``) in the same run,
+server by server in each round, so before and after meet the same machine load;
+``--rounds`` repeats every server that many times and reports the median.
 
 Needs ``playwright`` (Python package only; the browser is /usr/bin/chromium) and,
-for the comparison, ``optuna-dashboard``.
+for the comparison, ``optuna-dashboard`` (beside this interpreter, on ``PATH``, or
+given with ``--optuna-dashboard EXE``).
 """
 
 from __future__ import annotations
@@ -171,12 +178,57 @@ def _time_page(page, url: str, ready_js: str, all_js: str | None = None,
     return ready, time.perf_counter() - t0
 
 
+def _measure(browser: Any, label: str, cmd: list[str], env: dict[str, str], path: str,
+             ready: str, all_js: str | None, work: Path) -> dict[str, Any]:
+    """Start one server, time a cold load and a warm reload of its study page, stop it."""
+    port = _free_port()
+    proc = subprocess.Popen([c.replace("{port}", str(port)) for c in cmd],
+                            env={**os.environ, **env},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_port(port, proc)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        res: dict[str, Any] = {}
+        for run in ("cold", "warm"):  # first load after server start, then a reload
+            first, every = _time_page(page, f"http://127.0.0.1:{port}{path}", ready, all_js)
+            res[f"{run}_s"] = round(first, 3)
+            if all_js:
+                res[f"{run}_all_panels_s"] = round(every, 3)
+            split = page.evaluate("() => window.hpoTimings || null")
+            if split:  # hpo's page reports its own fetch/draw split
+                res[f"{run}_split_ms"] = {k: round(v) if isinstance(v, float) else v
+                                          for k, v in split.items()}
+        page.screenshot(path=str(work / f"{label}.png"), full_page=False)
+        page.close()
+        return res
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _median(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median of every timing over the rounds (the split of the last round)."""
+    import statistics
+
+    out: dict[str, Any] = {}
+    for key, value in rounds[-1].items():
+        out[key] = round(statistics.median(r[key] for r in rounds), 3) \
+            if isinstance(value, float) else value
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build the study if needed, time both dashboards, print a JSON summary."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=10_000)
     ap.add_argument("--workdir", default="/tmp/hpo-bench")
     ap.add_argument("--skip-optuna-dashboard", action="store_true")
+    ap.add_argument("--optuna-dashboard", dest="od_exe", default=None,
+                    help="the optuna-dashboard executable (default: beside this interpreter, "
+                         "else on PATH)")
+    ap.add_argument("--baseline", default=None,
+                    help="directory holding an older hpo package to time beside this one")
+    ap.add_argument("--rounds", type=int, default=1, help="times each server is measured")
     args = ap.parse_args(argv)
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
@@ -189,55 +241,47 @@ def main(argv: list[str] | None = None) -> int:
 
     from playwright.sync_api import sync_playwright
 
-    results: dict[str, dict[str, float]] = {}
-    servers = {"hpo": ([sys.executable, "-c",
-                        "import sys; from hpo.dashboard._server import main; sys.exit(main())",
-                        "--storage", url, "--port", "{port}"],
-                       "/study/scale", _HPO_READY, _HPO_ALL)}
+    hpo_cmd = [sys.executable, "-c",
+               "import sys; from hpo.dashboard._server import main; sys.exit(main())",
+               "--storage", url, "--port", "{port}"]
+    # label: (command, extra environment, page path, ready test, all-drawn test)
+    servers: dict[str, tuple[list[str], dict[str, str], str, str, str | None]] = {
+        "hpo": (hpo_cmd, {}, "/study/scale", _HPO_READY, _HPO_ALL)}
+    if args.baseline:
+        base = str(Path(args.baseline).resolve())
+        if not (Path(base) / "hpo" / "__init__.py").exists():
+            ap.error(f"--baseline {args.baseline!r}: no hpo package in that directory")
+        # First on the path: its hpo shadows the installed one in that server only.
+        path_env = os.pathsep.join(p for p in (base, os.environ.get("PYTHONPATH")) if p)
+        servers["hpo-baseline"] = (hpo_cmd, {"PYTHONPATH": path_env}, "/study/scale",
+                                   _HPO_READY, _HPO_ALL)
     if not args.skip_optuna_dashboard:
         # The one installed beside this interpreter (a venv need not be on PATH).
         beside = Path(sys.executable).with_name("optuna-dashboard")
-        exe = str(beside) if beside.exists() else "optuna-dashboard"
-        servers["optuna-dashboard"] = ([exe, url, "--port", "{port}",
-                                        "--host", "127.0.0.1"],
-                                       "/dashboard/studies/1", _OD_READY, None)
+        exe = args.od_exe or (str(beside) if beside.exists() else "optuna-dashboard")
+        servers["optuna-dashboard"] = ([exe, url, "--port", "{port}", "--host", "127.0.0.1"],
+                                       {}, "/dashboard/studies/1", _OD_READY, None)
+    runs: dict[str, list[dict[str, Any]]] = {label: [] for label in servers}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        for label, (cmd, path, ready, all_js) in servers.items():
-            port = _free_port()
-            proc = subprocess.Popen([c.replace("{port}", str(port)) for c in cmd],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            try:
-                _wait_port(port, proc)
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                res: dict[str, Any] = {}
-                for run in ("cold", "warm"):  # first load after server start, then a reload
-                    first, every = _time_page(page, f"http://127.0.0.1:{port}{path}", ready,
-                                              all_js)
-                    res[f"{run}_s"] = round(first, 3)
-                    if all_js:
-                        res[f"{run}_all_panels_s"] = round(every, 3)
-                    split = page.evaluate("() => window.hpoTimings || null")
-                    if split:  # hpo's page reports its own fetch/draw split
-                        res[f"{run}_split_ms"] = {k: round(v) if isinstance(v, float) else v
-                                                  for k, v in split.items()}
-                page.screenshot(path=str(work / f"{label}.png"), full_page=False)
-                page.close()
-                results[label] = res
-            finally:
-                proc.terminate()
-                proc.wait(10)
+        for _ in range(args.rounds):
+            for label, (cmd, env, path, ready, all_js) in servers.items():
+                runs[label].append(_measure(browser, label, cmd, env, path, ready, all_js,
+                                            work))
         browser.close()
+    results = {label: _median(rs) for label, rs in runs.items()}
     for label, res in results.items():
         what = ("first screen drawn (every plot in the 1400x1000 window has marks); "
-                "all_panels = every panel on the page drawn") if label == "hpo" \
+                "all_panels = every panel on the page drawn") if label.startswith("hpo") \
             else "every plot on its study page drawn"
         print(f"{label}: cold {res['cold_s']:.2f} s, warm {res['warm_s']:.2f} s"
               + (f" (all panels: cold {res['cold_all_panels_s']:.2f} s, warm "
                  f"{res['warm_all_panels_s']:.2f} s)" if "cold_all_panels_s" in res else "")
               + f" -- {what}; loadavg {open('/proc/loadavg').read().split()[0]}",
               file=sys.stderr)
-    summary = {"trials": args.trials, "store": url, "budget_s": BUDGET_S,
+    summary = {"trials": args.trials, "store": url, "budget_s": BUDGET_S, "rounds": args.rounds,
+               "every_round": {label: [{k: v for k, v in r.items() if not k.endswith("_ms")}
+                                       for r in rs] for label, rs in runs.items()},
                "budget_applies_to": "hpo cold_s and warm_s: navigation until the first "
                                     "screen (1400x1000 window) is drawn, every plot with marks",
                "results": results, "cpu_count": os.cpu_count(),

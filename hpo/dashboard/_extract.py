@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hpo.results._state import silent_note
@@ -78,7 +78,13 @@ class Reached:
     value: float
     step: int | None
     time: float | None  # when it stopped running (see hpo.results.end_time)
-    note: str
+    record: TrialRecord = field(repr=False, compare=False)
+
+    @property
+    def note(self) -> str:
+        """Why it ended early (worded on demand: 10,000 notes cost 0.15 s, and thousands
+        of marks are drawn without hover text)."""
+        return stop_note(self.record)
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,7 @@ class History:
     best_by_time: tuple[float, ...]
     early: tuple[Reached, ...] = ()
     unplotted: int = 0  # finished trials with no finite value to place (e.g. failed at once)
+    t0: float | None = None  # the study's first trial start (elapsed time counts from it)
 
 
 def _running_best(values: list[float], direction: str) -> list[float]:
@@ -117,8 +124,26 @@ def _completed(snap: StudySnapshot, objective: int) -> list[tuple[TrialRecord, f
     return out
 
 
+# history() of the last few snapshots: the history panels, the parameter panels and the
+# page head all ask for it, and at 10,000 trials each call costs ~0.1 s.
+_HISTORY_CACHE: dict[tuple[int, int], tuple[tuple[Any, ...], History]] = {}
+
+
 def history(snap: StudySnapshot, objective: int = 0) -> History:
     """Optimisation history of objective ``objective``."""
+    key = (id(snap.trials), objective)
+    hit = _HISTORY_CACHE.get(key)
+    if hit is not None and hit[0] is snap.trials:
+        return hit[1]
+    out = _history(snap, objective)
+    with _NAMES_LOCK:
+        if len(_HISTORY_CACHE) >= 8:
+            _HISTORY_CACHE.pop(next(iter(_HISTORY_CACHE)))
+        _HISTORY_CACHE[key] = (snap.trials, out)
+    return out
+
+
+def _history(snap: StudySnapshot, objective: int) -> History:
     direction = snap.meta.directions[objective] if snap.meta.directions else "minimize"
     done = _completed(snap, objective)
     values = [v for _, v in done]
@@ -131,7 +156,8 @@ def history(snap: StudySnapshot, objective: int = 0) -> History:
         best_by_number=tuple(_running_best(values, direction)),
         times=tuple(t for t, _ in timed), time_values=tuple(v for _, v in timed),
         best_by_time=tuple(_running_best([v for _, v in timed], direction)),
-        early=early, unplotted=unplotted)
+        early=early, unplotted=unplotted,
+        t0=min((r.start for r in snap.trials if r.start is not None), default=None))
 
 
 def _ended_early(snap: StudySnapshot, objective: int, multi: bool
@@ -141,6 +167,7 @@ def _ended_early(snap: StudySnapshot, objective: int, multi: bool
     Also how many finished trials have no value to place (COMPLETE with a bad value included)."""
     out = []
     missing = 0
+    now = time.time()
     for r in snap.trials:
         if r.state not in ("PRUNED", "FAIL", "COMPLETE"):
             continue
@@ -149,15 +176,16 @@ def _ended_early(snap: StudySnapshot, objective: int, multi: bool
             missing += not _finite(stored)
             continue
         value, step = (stored, step_reached(r)) if _finite(stored) else (None, None)
-        if value is None and not multi:
-            reports = [(s, v) for s, v in r.intermediate.items() if _finite(v)]
-            if reports:
-                step, value = max(reports)
+        if value is None and not multi and r.intermediate:
+            step = max(r.intermediate)  # the last report, usually finite
+            value = r.intermediate[step]
+            if not _finite(value):
+                reports = [(s, v) for s, v in r.intermediate.items() if _finite(v)]
+                step, value = max(reports) if reports else (None, None)
         if value is None:
             missing += 1
             continue
-        out.append(Reached(r.number, r.state, float(value), step, end_time(r, time.time()),
-                           stop_note(r)))
+        out.append(Reached(r.number, r.state, float(value), step, end_time(r, now), r))
     return tuple(out), missing
 
 

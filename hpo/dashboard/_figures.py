@@ -78,28 +78,39 @@ def _wrap(text: str, width: int = 90) -> str:
 
 def history_figure(h: History, by: str = "number") -> go.Figure:
     """Every finished trial and the best so far, against trial number (``by="number"``) or
-    the time it ended. Complete trials are dots; pruned and failed ones are marked at the
+    the time since the study's first trial when it ended (``"time"``; s, min or h chosen
+    from the data). Complete trials are dots; pruned and failed ones are marked at the
     value they reached, each state its own legend entry (a click hides or shows it)."""
     n_done = len(h.values) + len(h.early)
     title = f"Optimisation history: {h.metric} ({h.direction}) by " + (
-        "trial number" if by == "number" else "time (UTC)")
+        "trial number" if by == "number" else "time since the first trial")
     if not n_done:
         return empty_figure(title, "No finished trial with a value yet.")
     fig = go.Figure()
+    t0 = h.t0 or 0.0
+    ends = [*h.times, *(p.time for p in h.early if p.time is not None)]
+    unit, per = time_unit(max(ends, default=t0) - t0)
+
+    def at(times: Any) -> np.ndarray:  # elapsed time in the chosen unit
+        return (np.asarray(times, dtype=float) - t0) / per
+
     if by == "number":
         fig.update_xaxes(title_text="trial number")
     else:
-        fig.update_xaxes(title_text="time the trial ended (UTC)", type="date")
+        # Elapsed time rather than dates: numbers keep thousands of marks one compact
+        # path, and a search's progress reads in its own units (the timeline has the UTC).
+        fig.update_xaxes(title_text=f"time the trial ended, since the study's first trial "
+                                    f"({unit})", rangemode="tozero")
     for state, symbol in (("PRUNED", "x"), ("FAIL", "circle-x")):
         group = [p for p in h.early if p.state == state and (by == "number" or p.time)]
         if not group:
             continue
         name = f"{state.lower()} at the value reached ({len(group)})"
+        x: Any = np.asarray([p.number for p in group], dtype=float) if by == "number" \
+            else at([p.time for p in group])
         if len(group) > MAX_MARKS:
-            _cross_bundle(fig, group, state, name, by)
+            _dash_bundle(fig, x, [p.value for p in group], state, name)
             continue
-        x: Any = np.asarray([p.number for p in group]) if by == "number" \
-            else _ms([p.time for p in group])
         fig.add_trace(go.Scatter(
             x=x, y=np.asarray([p.value for p in group], dtype=float), mode="markers",
             name=name, legendgroup=state,
@@ -113,13 +124,13 @@ def history_figure(h: History, by: str = "number") -> go.Figure:
             x_pts: Any = np.asarray(h.numbers)
             y_pts, x_best, y_best = h.values, x_pts, h.best_by_number
         else:
-            x_pts = x_best = _ms(h.times)
+            x_pts = x_best = at(h.times)
             y_pts, y_best = h.time_values, h.best_by_time
         fig.add_trace(go.Scatter(
             x=x_pts, y=np.asarray(y_pts, dtype=float), mode="markers",
             name=f"complete ({len(h.values)})", legendgroup="COMPLETE",
             marker={"size": 8, "opacity": 0.85, "color": STATE_COLORS["COMPLETE"]},
-            hovertemplate="%{x}: %{y:.4g}<extra>complete</extra>"))
+            hovertemplate="%{x:.4g}: %{y:.4g}<extra>complete</extra>"))
         fig.add_trace(go.Scatter(
             x=np.asarray(x_best), y=np.asarray(y_best, dtype=float), mode="lines",
             line={"shape": "hv", "color": "#d62728", "width": 2},
@@ -132,10 +143,9 @@ def history_figure(h: History, by: str = "number") -> go.Figure:
     fig.update_yaxes(title_text=h.metric, range=value_range([*h.values,
                                                             *(p.value for p in h.early)]))
     note = f" · {h.unplotted} without a value not shown" if h.unplotted else ""
-    # The legend sits under the axis title, not on it (a date axis has two tick rows).
     return _layout(fig, f"{title} · {n_done} finished trials{note}",
-                   margin={"l": 60, "r": 20, "t": 50, "b": 100},
-                   legend={"orientation": "h", "y": -0.32 if by == "time" else -0.22, "x": 0})
+                   margin={"l": 60, "r": 20, "t": 50, "b": 90},
+                   legend={"orientation": "h", "y": -0.24, "x": 0})
 
 
 MIN_SPAN = 0.02  # of the values' magnitude: a smaller spread is not magnified to full height
@@ -151,21 +161,14 @@ def value_range(values: list[float]) -> list[float]:
     return [mid - half, mid + half]
 
 
-def _cross_bundle(fig: go.Figure, group: list[Any], state: str, name: str, by: str) -> None:
+def _dash_bundle(fig: go.Figure, xs: np.ndarray, values: list[float], state: str,
+                 name: str) -> None:
     """Thousands of early-ended trials as one path shape of short dashes (one per trial, at
     the value it reached) with a legend entry that hides and shows it: as SVG markers,
     9,000 points cost plotly.js about a second to draw; as one path, milliseconds. A dash
     (``M x0,y H x1``) is the shortest mark to write; hover is lost for these trials."""
-    ys = [f"{p.value:.4g}" for p in group]
-    if by == "number":
-        xs = np.asarray([p.number for p in group], dtype=float)
-        dx = max(float(np.ptp(xs)), 1.0) * 0.002
-        path = "".join(f"M{x - dx:.1f},{y}H{x + dx:.1f}" for x, y in zip(xs, ys, strict=True))
-    else:
-        ts = np.asarray([p.time for p in group], dtype=float)
-        dx = max(float(np.ptp(ts)), 1.0) * 0.002
-        path = "".join(f"M{_date_stamp(t - dx)},{y}H{_date_stamp(t + dx)}"
-                       for t, y in zip(ts, ys, strict=True))
+    dx = max(float(np.ptp(xs)), 1e-9) * 0.002
+    path = "".join(f"M{x - dx:.5g},{y:.4g}H{x + dx:.5g}" for x, y in zip(xs, values, strict=True))
     fig.add_shape(type="path", path=path, xref="x", yref="y", layer="above",
                   line={"color": STATE_COLORS[state], "width": 2}, opacity=0.6, name=name,
                   showlegend=False, legendgroup=state)
