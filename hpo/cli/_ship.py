@@ -90,7 +90,7 @@ def _export(args: argparse.Namespace) -> int:
         print(f"hpo export: {args.study}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     robust = bundle["scores"]["robust"]
-    how = ("finalized: selection mean {mean:.4f}, 95 % interval [{low:.4f}, {high:.4f}]"
+    how = ("finalized: mean over seeds {mean:.4f}, 95 % interval [{low:.4f}, {high:.4f}]"
            .format(**robust) if robust and robust.get("mean") is not None
            else "not finalized: the best trial of the search")
     print(f"wrote {args.out}: trial {bundle['provenance']['trial']} of {args.study} ({how})")
