@@ -42,7 +42,7 @@ def _task(args: argparse.Namespace) -> Any:
 
 def run_hpo(args: argparse.Namespace, threads: int) -> dict[str, float]:
     """One trial of the built-in text trainable, outside Ray."""
-    from hpo.trainables import TrialContext, resolve_trainable
+    from hpo.trainables import TrialContext
     from hpo.trainables._context import use_context
 
     task = _task(args)
@@ -51,7 +51,7 @@ def run_hpo(args: argparse.Namespace, threads: int) -> dict[str, float]:
               "evals_per_epoch": args.evals_per_epoch, "threads": threads, **task.fixed}
     ctx = TrialContext(seed=0, cpus=threads, model=task.model, data=task.data)
     with use_context(ctx):
-        resolve_trainable(task.trainable).fit(config)
+        task.builtin().fit(config)
     last = ctx.history[-1]
     return {"examples": float(last["examples"]), "train_seconds": float(last["train_seconds"]),
             "validation": float(last["accuracy"]), "evaluations": float(len(ctx.history))}

@@ -57,7 +57,8 @@ def search(task: Task, budget: float, seed: int, quick: bool, workdir: Path) -> 
     wall = time.perf_counter() - t0
     best = optuna.load_study(study_name=name, storage=open_storage(url)).best_trial
     return Outcome(
-        trials=int(result.started), search_seconds=wall, best_validation=float(best.value),
+        trials=int(result.started), search_seconds=wall,
+        best_validation=None if best.value is None else float(best.value),
         config=config_from_params(spec, best.params),
         notes={"best_step": int(best.user_attrs[attrs.BEST_STEP]), "trial": best.number,
                "complete": result.complete, "pruned": result.pruned, "failed": result.failed,
@@ -66,9 +67,7 @@ def search(task: Task, budget: float, seed: int, quick: bool, workdir: Path) -> 
 
 def retrain(task: Task, outcome: Outcome, seed: int, threads: int, quick: bool) -> float:
     """hpo's own retrain: the pick's config with ``seed`` up to its best step, test once."""
-    from hpo.trainables import resolve_trainable
-
-    metrics = resolve_trainable(task.trainable).score_test(
+    metrics = task.builtin().score_test(
         outcome.config, task.model, task.data, seed=seed, step=int(outcome.notes["best_step"]),
         threads=threads)
     return float(metrics["accuracy"])

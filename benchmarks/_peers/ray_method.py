@@ -86,12 +86,12 @@ def search(task: Task, budget: float, seed: int, quick: bool, workdir: Path) -> 
         ray.shutdown()
     wall = time.perf_counter() - t0
     best = grid.get_best_result()
+    metrics, config = best.metrics or {}, best.config or {}
     return Outcome(
-        trials=len(grid), search_seconds=wall,
-        best_validation=float(best.metrics["accuracy"]),
-        config={k: best.config[k] for k in _LOOP_KEYS},
+        trials=len(grid), search_seconds=wall, best_validation=float(metrics["accuracy"]),
+        config={k: config[k] for k in _LOOP_KEYS},
         notes={"errors": len(grid.errors),
-               "best_iterations": int(best.metrics.get("training_iteration", 0))})
+               "best_iterations": int(metrics.get("training_iteration", 0))})
 
 
 def retrain(task: Task, outcome: Outcome, seed: int, threads: int, quick: bool) -> float:

@@ -29,9 +29,7 @@ def search(task: Task, budget: float, seed: int, quick: bool, workdir: Path) -> 
 
 
 def retrain(task: Task, outcome: Outcome, seed: int, threads: int, quick: bool) -> float:
-    from hpo.trainables import resolve_trainable
-
-    metrics = resolve_trainable(task.trainable).score_test(
+    metrics = task.builtin().score_test(
         outcome.config, task.model, task.data, seed=seed, step=int(outcome.notes["step"]),
         threads=threads)
     return float(metrics["accuracy"])

@@ -45,7 +45,7 @@ def environment() -> dict[str, Any]:
     """Versions and machine, recorded with every line."""
     import importlib.metadata as md
 
-    versions = {}
+    versions: dict[str, str | None] = {}
     for package in ("hpo", "torch", "transformers", "ray", "optuna", "datasets", "accelerate"):
         try:
             versions[package] = md.version(package)
@@ -160,12 +160,14 @@ def summary_table(records: list[dict[str, Any]]) -> str:
              "| test accuracy (95 %) | vs recipe (paired) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for row in summary_rows(records):
+        mean_diff, half_diff = row["diff"]
+        diff = "-" if math.isnan(mean_diff) else _fmt(mean_diff, half_diff, signed=True)
         budget = "-" if row["method"] == "recipe" else f"{row['budget_s']:.0f} s"
         lines.append(
             f"| {row['task']} | {budget} | {row['method']} | {row['runs']} | "
             f"{row['trials']:.1f} | {row['search_s']:.0f} | {row['within_budget']} | "
             f"{row['best_validation']:.4f} | {_fmt(*row['test'])} | "
-            f"{'-' if math.isnan(row['diff'][0]) else _fmt(*row['diff'], signed=True)} |")
+            f"{diff} |")
     versions = sorted({json.dumps(r.get("versions", {}), sort_keys=True) for r in records})
     dates = sorted({r["date"][:10] for r in records})
     lines.append("")

@@ -9,7 +9,10 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hpo.trainables import Trainable
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DATA_CACHE = Path(tempfile.gettempdir()) / "hpo-benchmark-data"
@@ -40,6 +43,15 @@ class Task:
     @property
     def trainable(self) -> str:
         return "text_classification" if self.kind == "text" else "image_classification"
+
+    def builtin(self) -> Trainable:
+        """hpo's built-in trainable for the task (``fit``, ``score_test``)."""
+        from hpo.trainables import Trainable, resolve_trainable
+
+        fn = resolve_trainable(self.trainable)
+        if not isinstance(fn, Trainable):
+            raise TypeError(f"{self.trainable!r} is not one of hpo's built-in trainables")
+        return fn
 
 
 def _fortunes_source() -> str:
