@@ -6,8 +6,10 @@ stored, the other trials finish and the search ends normally.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import optuna
 import pytest
 from optuna.trial import TrialState
 
@@ -46,3 +48,20 @@ def test_always_raising_trial_is_retried_exactly_max_retries_times(
     others = [t for n, t in stored.items() if n != 1]
     assert all(t.state == TrialState.COMPLETE for t in others)
     assert result.complete == 3 and result.failed == 1
+
+
+@pytest.mark.postgres
+def test_retries_are_recorded_on_postgres(tmp_path: Path, postgres_url: str) -> None:
+    name = f"rel04-{int(time.time() * 1000)}"
+    space = write_space(tmp_path, "rel04", "always_raises",
+                        "  x: {type: float, low: 0.1, high: 1.0}\n", trials=3,
+                        extra="max_retries: 1\n")
+    try:
+        run_search(load_space(space), study_name=name, storage=postgres_url,
+                   progress=False, score_test=False)
+        stored = {t.number: t for t in trials(postgres_url, name)}
+        assert stored[1].state == TrialState.FAIL
+        assert [h["attempt"] for h in stored[1].user_attrs[attrs.RETRIES]] == [0]
+        assert all(stored[n].state == TrialState.COMPLETE for n in (0, 2))
+    finally:
+        optuna.delete_study(study_name=name, storage=postgres_url)
