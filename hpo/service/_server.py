@@ -97,7 +97,9 @@ class ServiceHandler(DashboardHandler):
         if ctype != "application/json":
             raise _api.ApiError(415, f"Content-Type: expected application/json, got {ctype!r}")
         try:
-            return json.loads(data)  # JSON only: nothing from a request is unpickled
+            # JSON only: nothing from a request is unpickled. Strict JSON has no NaN or
+            # Infinity, which Python's parser would otherwise accept.
+            return json.loads(data, parse_constant=_no_constant)
         except (ValueError, UnicodeDecodeError) as exc:
             raise _api.ApiError(400, f"body: not valid JSON: {exc}") from None
 
@@ -117,7 +119,7 @@ class ServiceHandler(DashboardHandler):
                     raise _api.ApiError(405, f"method {method} not allowed on '/openapi.json'")
                 self._send(200, self.server.openapi, "application/json")
                 return
-            route, params = _api.match(method, path.rstrip("/") or "/")
+            route, params = _api.match(method, path)
             body = self._body() if method in ("POST", "PUT") else None
             if route.body and body is None:
                 raise _api.ApiError(400, "body: a JSON object is required")
@@ -155,6 +157,10 @@ class ServiceHandler(DashboardHandler):
             "Access-Control-Allow-Methods": "GET, POST, DELETE",
             "Access-Control-Allow-Headers": "Authorization, Content-Type",
             "Access-Control-Max-Age": "600"})
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def default_spaces_dir() -> Path | None:
