@@ -55,7 +55,13 @@ def search(task: Task, budget: float, seed: int, quick: bool, workdir: Path) -> 
     result = run_search(spec, study_name=name, storage=url, time_budget=budget, overwrite=True,
                         score_test=False, progress=False, seed=seed)
     wall = time.perf_counter() - t0
-    best = optuna.load_study(study_name=name, storage=open_storage(url)).best_trial
+    study = optuna.load_study(study_name=name, storage=open_storage(url))
+    if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
+        # hpo ranks COMPLETE trials only; a budget that cut every trial leaves no pick.
+        raise RuntimeError(f"hpo: no trial of {len(study.trials)} completed within the "
+                           f"{budget:.0f} s budget ({result.pruned} pruned, "
+                           f"{result.failed} failed)")
+    best = study.best_trial
     return Outcome(
         trials=int(result.started), search_seconds=wall,
         best_validation=None if best.value is None else float(best.value),

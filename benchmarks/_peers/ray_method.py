@@ -11,6 +11,7 @@ for the parameters a plain loop has. The pick is ``ResultGrid.get_best_result()`
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -68,11 +69,11 @@ def search(task: Task, budget: float, seed: int, quick: bool, workdir: Path) -> 
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     space = {**param_space(task), "task": task.name, "quick": quick, "seed": seed}
+    temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths
     t0 = time.perf_counter()
     # address="local": a fresh instance like a user's first ``ray.init()``, never a cluster
     # some other process on this machine started with ``ray start``.
-    ray.init(address="local", include_dashboard=False,
-             _temp_dir=tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
+    ray.init(address="local", include_dashboard=False, _temp_dir=temp_dir)
     try:
         tuner = tune.Tuner(
             ray_trial, param_space=space,
@@ -85,6 +86,10 @@ def search(task: Task, budget: float, seed: int, quick: bool, workdir: Path) -> 
     finally:
         ray.shutdown()
     wall = time.perf_counter() - t0
+    shutil.rmtree(temp_dir, ignore_errors=True)
+    if not any("accuracy" in (r.metrics or {}) for r in grid):
+        raise RuntimeError(f"Ray Tune: no trial of {len(grid)} reported accuracy within the "
+                           f"{budget:.0f} s budget ({len(grid.errors)} errored)")
     best = grid.get_best_result()
     metrics, config = best.metrics or {}, best.config or {}
     return Outcome(
