@@ -128,7 +128,7 @@ def retry(operation: Callable[[], T], what: str, *, window: float | None = None,
             if now - first >= limit:
                 raise StoreUnavailable(
                     f"the store failed for {now - first:.0f} s ({attempt} attempts) while "
-                    f"{what}; last error: {type(exc).__name__}: {_first_line(exc)}"
+                    f"{what}; last error: {_first_line(exc)}"
                 ) from exc
             if attempt == 1:
                 log.warning("store error while %s (retrying up to %g s): %s", what, limit,
@@ -142,5 +142,12 @@ def retry(operation: Callable[[], T], what: str, *, window: float | None = None,
 
 
 def _first_line(exc: BaseException) -> str:
+    """The first line of the innermost cause: Optuna's wrapper says only "an exception is
+    raised during the commit", the driver's error under it says "connection refused"."""
+    seen = {id(exc)}
+    while exc.__cause__ is not None and id(exc.__cause__) not in seen:
+        exc = exc.__cause__
+        seen.add(id(exc))
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    first = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

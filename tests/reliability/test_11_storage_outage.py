@@ -203,3 +203,45 @@ def test_sqlite_full_disk_waits_for_space_and_carries_on(tmp_path: Path) -> None
         assert all(t.state == TrialState.COMPLETE for t in trials)
     finally:
         subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_hpo_run_past_the_retry_window_exits_5_naming_the_recovery_file(
+        tmp_path: Path, cluster: PrivateCluster) -> None:
+    n = 10
+    space = space_file(tmp_path, trials=n, steps=4, sleep=0.4)
+    study = f"stop-{uuid.uuid4().hex[:6]}"
+    recovery = tmp_path / "recovery"
+    env = {"HPO_RECOVERY_DIR": str(recovery), "HPO_STORE_RETRY_S": "5"}
+    proc = _start([sys.executable, "-m", "hpo", "run", str(space), "--study", study,
+                   "--storage", cluster.url, "--quiet", "--no-test-score"], env)
+    try:
+        _until(lambda: _finished(cluster.url, study) >= 3, 180, "3 finished trials")
+        cluster.stop()
+        stopped = time.time()
+        _, err = _end(proc, 240)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    print(f"hpo run stopped {time.time() - stopped:.1f} s into the outage (window 5 s)")
+    assert proc.returncode == 5, err[-3000:]
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("hpo run: search stopped: the store failed for")
+    assert "Connection refused" in err or "connection" in last.lower()
+    assert "Traceback" not in err
+    cluster.start()
+    before = {t.number for t in _trials(cluster.url, study) if t.state.is_finished()}
+    os.environ["HPO_RECOVERY_DIR"] = str(recovery)
+    try:
+        from hpo.spaces import load_space
+        from hpo.storage import open_study
+
+        open_study(load_space(space), study, cluster.url)  # what the next run does first
+    finally:
+        del os.environ["HPO_RECOVERY_DIR"]
+    trials = _trials(cluster.url, study)
+    assert not any(t.state == TrialState.RUNNING for t in trials)
+    replayed = {t.number for t in trials if t.state.is_finished()} - before
+    if str(recovery) in last:  # results were still in memory when it stopped
+        assert replayed
