@@ -97,7 +97,8 @@ def test_hpo_run_warm_start_flag_drops_an_out_of_range_value_and_marks_the_seeds
     from hpo.cli import main
     from hpo.execution import run_search
 
-    old = load_space(synthetic_space(name="ship-flag-old", trials=4, steps=2, sleep=0.0))
+    old = load_space(synthetic_space(name="ship-flag-old", trials=4, steps=2, sleep=0.0,
+                                     scheduler="{name: fifo}"))  # nothing pruned
     source = optuna.create_study(study_name="ship-flag-old", storage=sqlite_url,
                                  direction="maximize")
     # The synthetic optimum (x=0.3, y=0.6) and a near neighbour are the two best trials.
