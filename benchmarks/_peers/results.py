@@ -162,11 +162,12 @@ def summary_table(records: list[dict[str, Any]]) -> str:
     for row in summary_rows(records):
         mean_diff, half_diff = row["diff"]
         diff = "-" if math.isnan(mean_diff) else _fmt(mean_diff, half_diff, signed=True)
+        best_val = "-" if math.isnan(row["best_validation"]) else f"{row['best_validation']:.4f}"
         budget = "-" if row["method"] == "recipe" else f"{row['budget_s']:.0f} s"
         lines.append(
             f"| {row['task']} | {budget} | {row['method']} | {row['runs']} | "
             f"{row['trials']:.1f} | {row['search_s']:.0f} | {row['within_budget']} | "
-            f"{row['best_validation']:.4f} | {_fmt(*row['test'])} | "
+            f"{best_val} | {_fmt(*row['test'])} | "
             f"{diff} |")
     versions = sorted({json.dumps(r.get("versions", {}), sort_keys=True) for r in records})
     dates = sorted({r["date"][:10] for r in records})
