@@ -47,7 +47,10 @@ def _dataset(data: PlainData, split: str) -> list[dict[str, Any]]:
     return [{"input_ids": x[i], "labels": int(y[i])} for i in range(len(y))]
 
 
-def _trainer(task: Task, data: PlainData, workdir: Path, seed: int, evaluate: bool) -> Any:
+def _trainer(task: Task, data: PlainData, workdir: Path, seed: int, evaluate: bool,
+             hyperparameters: dict[str, Any] | None = None) -> Any:
+    """A ``Trainer`` for the task; ``hyperparameters`` (a pick's) go into its arguments at
+    construction, since ``Trainer`` reads the batch size from them only there."""
     import numpy as np
     from transformers import (
         AutoTokenizer,
@@ -67,11 +70,13 @@ def _trainer(task: Task, data: PlainData, workdir: Path, seed: int, evaluate: bo
 
     collator = (default_data_collator if task.kind == "image"
                 else DataCollatorWithPadding(AutoTokenizer.from_pretrained(model_path(task))))
+    settings: dict[str, Any] = {"num_train_epochs": task.epochs,
+                                "per_device_train_batch_size": 32, **(hyperparameters or {}),
+                                "seed": seed}
     args = TrainingArguments(
-        output_dir=str(workdir / "trainer"), num_train_epochs=task.epochs,
-        eval_strategy="epoch" if evaluate else "no", save_strategy="no", logging_strategy="no",
-        report_to="none", disable_tqdm=True, use_cpu=True, seed=seed,
-        per_device_train_batch_size=32, per_device_eval_batch_size=128)
+        output_dir=str(workdir / "trainer"), eval_strategy="epoch" if evaluate else "no",
+        save_strategy="no", logging_strategy="no", report_to="none", disable_tqdm=True,
+        use_cpu=True, per_device_eval_batch_size=128, **settings)
     trainer = Trainer(model_init=model_init, args=args, train_dataset=_dataset(data, "train"),
                       eval_dataset=_dataset(data, "validation"), data_collator=collator,
                       compute_metrics=compute_metrics)
@@ -116,9 +121,8 @@ def retrain(task: Task, outcome: Outcome, seed: int, threads: int, quick: bool) 
     torch.set_num_threads(threads)
     data = cached_data(task.name, quick)
     with tempfile.TemporaryDirectory(prefix="bench-trainer-") as tmp:
-        trainer = _trainer(task, data, Path(tmp), seed, evaluate=False)
-        for key, value in outcome.config.items():
-            setattr(trainer.args, key, seed if key == "seed" else value)
+        trainer = _trainer(task, data, Path(tmp), seed, evaluate=False,
+                           hyperparameters=outcome.config)
         trainer.train()
         metrics = trainer.evaluate(_dataset(data, "test"))
     return float(metrics["eval_accuracy"])
