@@ -44,6 +44,12 @@ def _serve(args: argparse.Namespace) -> int:
           f"/api/v1, OpenAPI {service.url_http}/openapi.json; Ray jobs at "
           f"{launcher.dashboard_url})" + (" (token required)" if token else ""),
           file=sys.stderr, flush=True)
+    import signal
+
+    def _stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM ends the server as Ctrl-C does, cleanly
+
+    signal.signal(signal.SIGTERM, _stop)
     try:
         service.start()
     except KeyboardInterrupt:

@@ -228,16 +228,24 @@ def best(app: App, params: dict[str, str], _q: Query, _b: Any) -> tuple[int, Any
         raise ApiError(404, f"id: {exc}") from None
 
 
-def export(app: App, params: dict[str, str], _q: Query, _b: Any) -> tuple[int, Any]:
-    import importlib.util
+def export(app: App, params: dict[str, str], query: Query, _b: Any) -> tuple[int, Any]:
+    """The promotion bundle of ``hpo export`` (``hpo.shipping``), as JSON; nothing is
+    written anywhere, so no path from the request is ever used."""
+    import json
+
+    from hpo.shipping.bundle import build_bundle
 
     job = _job(app, params["id"])
-    if importlib.util.find_spec("hpo.shipping") is None:
-        raise ApiError(404, f"export bundles are not available in this version of hpo "
-                       f"(no hpo.shipping); GET /api/v1/searches/{job.id}/best gives the "
-                       "best config")
-    raise ApiError(404, "export bundles are not served by this version of the API yet; "
-                   f"GET /api/v1/searches/{job.id}/best gives the best config")
+    trial = _int(query, "trial", -1, 0, 10**9) if query.get("trial") else None
+    if _snapshot(app, job.study) is None:
+        raise ApiError(404, f"id: search {job.id} has not created study {job.study!r} yet")
+    try:
+        bundle = build_bundle(job.study, app.store.url, trial)
+    except KeyError as exc:
+        raise ApiError(404, f"id: {exc.args[0] if exc.args else exc}") from None
+    except ValueError as exc:
+        raise ApiError(404, f"trial: {exc}") from None
+    return 200, _clean(json.loads(json.dumps(bundle, default=str)))
 
 
 def studies(app: App, _p: dict[str, str], _q: Query, _b: Any) -> tuple[int, Any]:
@@ -273,9 +281,10 @@ ROUTES: tuple[Route, ...] = (
           "Search", status=202, errors=(400, 404, 409)),
     Route("GET", "/api/v1/searches/{id}/best", best, "The best config found so far",
           "BestConfig", errors=(400, 404)),
-    Route("GET", "/api/v1/searches/{id}/export", export, "The export bundle (not available "
-          "in this version: always 404 with the reason)", "Error", status=404,
-          errors=(400,)),
+    Route("GET", "/api/v1/searches/{id}/export", export,
+          "The promotion bundle (as hpo export writes it): the finalize pick, else the best "
+          "trial, or ?trial=N", "Bundle",
+          query=(("trial", "integer", "this trial's bundle instead"),), errors=(400, 404)),
     Route("GET", "/api/v1/studies", studies, "Summaries of every study in the store",
           "StudyList", errors=(503,)),
     Route("GET", "/api/v1/spaces", spaces, "The shipped spaces a submission may name",

@@ -81,6 +81,11 @@ SCHEMAS: dict[str, Any] = {
         },
     },
     "BestConfig": {"type": "object", "description": "hpo best STUDY --format json"},
+    "Bundle": {"type": "object", "required": ["format", "trainable", "config", "provenance"],
+               "description": "hpo export's promotion bundle (docs/shipping.md)",
+               "properties": {"format": {"type": "string"}, "trainable": {"type": "string"},
+                              "config": {"type": "object"},
+                              "provenance": {"type": "object"}}},
     "StudyList": {"type": "object", "required": ["studies"], "properties": {
         "studies": {"type": "array", "items": {"type": "object"}}}},
     "SpaceList": {"type": "object", "required": ["spaces"], "properties": {

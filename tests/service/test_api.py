@@ -103,7 +103,9 @@ def test_best_config_and_export(make_service: Any) -> None:
     code, err = call(base, "GET", f"/api/v1/searches/{job['id']}/best")
     assert code == 404 and "svc-best" in err["error"]
     code, err = call(base, "GET", f"/api/v1/searches/{job['id']}/export")
-    assert code == 404 and "/best" in err["error"]
+    assert code == 404 and "svc-best" in err["error"]
+    code, err = call(base, "GET", f"/api/v1/searches/{job['id']}/export?trial=x")
+    assert code == 400 and "'x'" in err["error"]
 
 
 def test_studies_list_reads_the_store(make_service: Any) -> None:

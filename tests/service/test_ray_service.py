@@ -150,7 +150,11 @@ def test_submit_runs_as_a_ray_job_and_reports(server: Server) -> None:
     code, rest = call(server.base, "GET", f"/api/v1/searches/{job['id']}/trials?offset=2")
     assert [t["number"] for t in rest["trials"]] == [2]
     code, best = call(server.base, "GET", f"/api/v1/searches/{job['id']}/best")
-    assert code == 200 and {"x", "y"} <= set(str(best))  # the config names its parameters
+    assert code == 200 and "'x'" in str(best) and "'y'" in str(best), best
+    code, bundle = call(server.base, "GET", f"/api/v1/searches/{job['id']}/export")
+    assert code == 200 and bundle["format"] == "hpo-bundle/1", bundle
+    assert bundle["provenance"]["study"] == "svc-ray-run"
+    assert bundle["provenance"]["trial"] == progress["best_trial"]
 
     # Same code path as `hpo run`: the study carries the submitted space and its fingerprint.
     store = Store(server.storage)
