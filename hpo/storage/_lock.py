@@ -117,7 +117,9 @@ def sqlite_lock_path(url: str) -> Path | None:
     return Path(db + ".hpo-lock")
 
 
-_SCHEMA_KEY = 0  # second key of the store-wide lock (study keys are CRC-32s of names)
+# Keys of the store-wide lock: a namespace of its own, so no study's key can equal it.
+_SCHEMA_NAMESPACE = _PG_NAMESPACE + 1
+_SCHEMA_KEY = 0
 
 
 @contextlib.contextmanager
@@ -132,13 +134,13 @@ def schema_lock(storage_url: str) -> Iterator[None]:
         try:
             with engine.connect() as conn:
                 conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:a, :b)"),
-                             {"a": _PG_NAMESPACE, "b": _SCHEMA_KEY})
+                             {"a": _SCHEMA_NAMESPACE, "b": _SCHEMA_KEY})
                 conn.commit()
                 try:
                     yield
                 finally:
                     conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:a, :b)"),
-                                 {"a": _PG_NAMESPACE, "b": _SCHEMA_KEY})
+                                 {"a": _SCHEMA_NAMESPACE, "b": _SCHEMA_KEY})
                     conn.commit()
         finally:
             engine.dispose()

@@ -6,7 +6,8 @@ an exception from the one call that hit it, and a search that lets it through di
 with finished results still in memory. Every store operation hpo makes while a
 search runs goes through :func:`retry`, which tries again with exponential backoff
 (capped) until a window of ``$HPO_STORE_RETRY_S`` seconds (default 120) has passed
-since the first failure, and only then raises :class:`StoreUnavailable`.
+since the first failure, and only then raises :class:`StoreUnavailable`. Opening a
+store or a study waits at most 15 s of that (:func:`open_window`).
 
 Only errors that can go away by themselves are retried (:func:`is_transient`); a
 programming error or a constraint violation is raised at once.
@@ -43,6 +44,16 @@ _TRANSIENT_WORDS = (
 
 class StoreUnavailable(RuntimeError):
     """The store failed for longer than the retry window; the search stops."""
+
+
+#: Opening a store or a study is retried for at most this long: nothing is at stake yet,
+#: and a mistyped host should not keep ``hpo export`` waiting for two minutes.
+OPEN_WINDOW_S = 15.0
+
+
+def open_window() -> float:
+    """The retry window for opening a store or a study: the shorter of the two."""
+    return min(retry_window(), OPEN_WINDOW_S)
 
 
 def retry_window() -> float:

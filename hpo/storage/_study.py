@@ -126,7 +126,7 @@ def open_study(
     """
     from hpo.storage._lock import schema_lock
     from hpo.storage._recovery import replay
-    from hpo.storage._retry import retry
+    from hpo.storage._retry import open_window, retry
 
     if storage is None or isinstance(storage, str):
         storage = open_storage(storage)
@@ -140,7 +140,7 @@ def open_study(
                 replay(study, storage, lock_url)
             return study
 
-    return retry(opened, f"opening study {name!r}")
+    return retry(opened, f"opening study {name!r}", window=open_window())
 
 
 def _open_locked(

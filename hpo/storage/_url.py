@@ -60,7 +60,7 @@ def open_storage(url: str | None = None) -> optuna.storages.RDBStorage:
         if str(path) != ":memory:":
             path.parent.mkdir(parents=True, exist_ok=True)
     from hpo.storage._lock import schema_lock
-    from hpo.storage._retry import retry
+    from hpo.storage._retry import open_window, retry
 
     def connect() -> optuna.storages.RDBStorage:
         # Optuna creates its tables (and checks their version) on a fresh store; with
@@ -69,7 +69,8 @@ def open_storage(url: str | None = None) -> optuna.storages.RDBStorage:
         with schema_lock(url):
             return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
 
-    storage = retry(connect, f"opening the store {_without_password(url)}")
+    storage = retry(connect, f"opening the store {_without_password(url)}",
+                    window=open_window())
     if url.startswith("sqlite"):
         _sqlite_pragmas(storage.engine)
         storage.engine.dispose()  # reconnect so the pragmas apply to every connection
