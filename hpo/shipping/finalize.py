@@ -204,8 +204,12 @@ def finalize(
         fin_name, url, spec, data, pairs, study_name)
     fin_spec = parse_space(finalize_space_text(spec, fin_name, data, total),
                            f"{spec.source} (finalize)")
-    study.set_user_attr(keys.FINALIZE, {"study": fin_name, "running": True,
-                                        "pick_by": pick_by, "seeds": list(seed_list)})
+    # While it runs, an earlier finished finalize stays readable (and exportable).
+    prior = study.user_attrs.get(keys.FINALIZE)
+    prior = prior if isinstance(prior, dict) and "candidates" in prior else {"study": fin_name}
+    study.set_user_attr(keys.FINALIZE, {**prior, "running": {
+        "study": fin_name, "pick_by": pick_by, "seeds": list(seed_list),
+        "top_k": len(top), "started_at": time.time()}})
     from hpo.execution import run_search
 
     run_search(fin_spec, study_name=fin_name, storage=url, trials=total,

@@ -8,7 +8,8 @@ Search study attributes:
     FINALIZE: the latest finalize of the study: ``{"study", "pick_by", "seeds",
         "top_k", "picked", "selection", "candidates", "optimism", "finished_at"}``;
         each candidate is ``{"trial", "params", "search_score", "n", "mean", "std",
-        "low", "high", "scores", "finalize_trials"}``, in search-score order.
+        "low", "high", "scores", "finalize_trials"}``, in search-score order. While a
+        finalize runs, ``"running"`` is added to the earlier finished record.
     EXPORT: the latest bundle exported from the study: ``{"path", "format", "trial",
         "source", "written_at"}``.
 

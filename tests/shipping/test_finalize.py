@@ -40,6 +40,7 @@ def test_finalize_reruns_top_configs_over_seeds_in_a_linked_study(
     assert stored["optimism"] == pytest.approx(best_mean.search_score - best_mean.interval.mean)
     assert [c["trial"] for c in stored["candidates"]] == expected_top
     assert stored["selection"]["kind"] == "none"  # a plain function has no data to carve
+    assert "running" not in stored
 
 
 def test_a_second_finalize_reuses_finished_pairs_and_can_pick_by_lower_bound(
