@@ -81,3 +81,21 @@ def test_bad_bundles_are_refused_naming_the_file_and_field(tmp_path: Path) -> No
         read_bundle(path)
     with pytest.raises(BundleError, match="no such bundle file"):
         read_bundle(tmp_path / "absent.yaml")
+
+
+def test_identity_changes_name_each_changed_model_file_and_split() -> None:
+    from hpo.shipping.train import identity_changes
+
+    model = {"files": {"model.safetensors": "aaa", "config.json": "ccc"}}
+    data = {"sizes": {"train": 48, "test": 64}, "fingerprints": {"train": "t1", "test": "x1"},
+            "labels": ["neg", "pos"]}
+    same = identity_changes(model, data, {"model": model, "data": data})
+    assert same == []
+    now = {"model": {"files": {"model.safetensors": "bbb", "config.json": "ccc"}},
+           "data": {"sizes": {"train": 50, "test": 64},
+                    "fingerprints": {"train": "t2", "test": "x1"}, "labels": ["neg", "pos"]}}
+    assert identity_changes(model, data, now) == [
+        "model file model.safetensors: digest 'aaa' -> 'bbb'",
+        "data split train: size 48 -> 50",
+        "data split train: fingerprint 't1' -> 't2'",
+    ]
