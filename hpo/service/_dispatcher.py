@@ -6,7 +6,8 @@ Every ``poll_s`` the dispatcher
   record an outcome (it crashed, or was stopped with ``ray job stop``) is recorded with
   Ray's own message; one the cluster has never heard of (the server, and the Ray
   instance it had started, went away while it ran) is resumed (queued again: its study
-  continues where it stopped) up to ``max_attempts`` starts, then failed with the reason;
+  continues where it stopped) up to ``max_attempts`` starts, then failed with the reason
+  (a server stopped cleanly hands its running jobs back itself: :meth:`Dispatcher.stop`);
 - stops, through Ray, a job whose cancel its driver has not honoured within
   ``cancel_grace_s`` (a driver still opening its study, or stuck);
 - starts the oldest queued jobs while fewer than ``max_running`` run.
@@ -45,7 +46,7 @@ class Dispatcher:
 
     def __init__(self, queue: JobQueue, launcher: Launcher, storage: str, *,
                  max_running: int = 1, poll_s: float = 1.0, cancel_grace_s: float = 30.0,
-                 max_attempts: int = 2) -> None:
+                 max_attempts: int = 3) -> None:
         if max_running < 1:
             raise ValueError(f"max_running: must be at least 1, got {max_running!r}")
         self.queue, self.launcher, self.storage = queue, launcher, storage
@@ -66,11 +67,34 @@ class Dispatcher:
         """Look at the queue now (a job was submitted or cancelled)."""
         self._wake.set()
 
-    def stop(self) -> None:
+    def stop(self, drain_s: float = 30.0) -> None:
+        """Stop dispatching; hand the running jobs back to the queue first.
+
+        Each running job is queued again (the next server resumes it), which its driver
+        sees as its attempt being superseded: it ends the search as a first SIGINT
+        does, so its running trials are closed in the store rather than left RUNNING
+        when the cluster goes. Waits up to ``drain_s`` for the drivers to end.
+        """
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        handed: list[str] = []
+        for job in self.queue.jobs((RUNNING,)):
+            sid = job.ray_job or submission_id(job, job.attempt)
+            if self.queue.requeue(job, f"resumed: the server stopped while Ray job {sid} "
+                                       f"(attempt {job.attempt}) ran; its study continues"):
+                handed.append(sid)
+        deadline = time.monotonic() + drain_s
+        for sid in handed:
+            while time.monotonic() < deadline:
+                try:
+                    state = self.launcher.state(sid)
+                except Exception:  # noqa: BLE001 - the cluster is going anyway
+                    break
+                if state is None or state.ended:
+                    break
+                time.sleep(0.5)
 
     def _loop(self) -> None:
         while not self._stop.is_set():

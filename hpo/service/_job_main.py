@@ -8,7 +8,8 @@ A watcher thread reads the job's row twice a second. When the service asks to ca
 (state ``cancelling``) it ends the search the way a first SIGINT does, with the reason
 "cancelled": no new trial starts and the running ones are closed PRUNED at the step they
 reached. When the row has moved on to a newer attempt (the server restarted and resumed
-the job elsewhere), this driver stops the same way, so two drivers never share a job.
+the job elsewhere), or back to the queue (the server is stopping), this driver stops
+the same way, so two drivers never share a job and no trial is left RUNNING.
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ import threading
 import traceback
 from collections.abc import Sequence
 
-from hpo.service._queue import CANCELLED, CANCELLING, FAILED, RUNNING, SUCCEEDED, JobQueue
+from hpo.service._queue import (
+    CANCELLED,
+    CANCELLING,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    SUCCEEDED,
+    JobQueue,
+)
 
 #: What the trials' stop reason names: "the search was interrupted by <this>".
 CANCEL_REASON = "a cancel request (cancelled through the service)"
@@ -45,7 +54,10 @@ class _Watcher(threading.Thread):
                 continue
             if job is None:
                 continue
-            if job.attempt != self.attempt or job.state not in (RUNNING, CANCELLING):
+            if job.attempt == self.attempt and job.state == QUEUED:
+                self.superseded = True  # handed back by a server that is stopping
+                reason = "the server stopping (the search resumes when it starts again)"
+            elif job.attempt != self.attempt or job.state not in (RUNNING, CANCELLING):
                 self.superseded = True
                 reason = f"a newer attempt of job {self.job_id} (this one is superseded)"
             elif job.state == CANCELLING:

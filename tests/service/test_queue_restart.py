@@ -70,7 +70,7 @@ def test_restart_resumes_a_vanished_running_job_and_starts_the_queued_ones(
     waiting = queue.submit("svc-c", {"space_text": space_text("svc-c")})
 
     launcher = RecordingLauncher()
-    dispatcher = Dispatcher(queue, launcher, url, max_running=2)
+    dispatcher = Dispatcher(queue, launcher, url, max_running=2, max_attempts=2)
     dispatcher.recover()
     a, b = queue.get(running.id), queue.get(exhausted.id)
     assert a is not None and b is not None
@@ -116,3 +116,24 @@ def test_a_cancel_the_driver_does_not_honour_is_stopped_through_ray(tmp_path: Pa
     dispatcher.tick()
     ended = queue.get(job.id)
     assert ended is not None and ended.state == "cancelled" and "STOPPED" in (ended.reason or "")
+
+
+def test_a_stopping_server_hands_its_running_jobs_back(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    queue = JobQueue(url)
+    job = queue.submit("svc-stop", {})
+    waiting = queue.submit("svc-stop-2", {})
+    launcher = RecordingLauncher()
+    dispatcher = Dispatcher(queue, launcher, url, max_running=1)
+    dispatcher.tick()
+    # The driver ends its search once it sees the job queued again (see _job_main).
+    launcher.known[f"hpo-{job.id}-1"] = RayJobState("SUCCEEDED", None)
+    dispatcher.stop(drain_s=5)
+    handed = queue.get(job.id)
+    assert handed is not None and (handed.state, handed.attempt) == ("queued", 1)
+    assert "the server stopped" in (handed.reason or "")
+    assert _state(queue, waiting.id) == "queued"
+    # The next server resumes it as attempt 2.
+    Dispatcher(queue, RecordingLauncher(), url, max_running=1).tick()
+    resumed = queue.get(job.id)
+    assert resumed is not None and (resumed.state, resumed.attempt) == ("running", 2)

@@ -202,6 +202,8 @@ def test_cancel_stops_the_running_trials_with_the_reason(server: Server) -> None
 
 @pytest.mark.slow
 def test_restart_resumes_the_running_job_and_starts_the_queued_one(tmp_path: Path) -> None:
+    """SIGKILL with a running and a queued search, restart, a clean stop mid-search,
+    restart again: both searches end, the resumed study has exactly its budget."""
     storage = f"sqlite:///{tmp_path / 'store.db'}"
     (tmp_path / "work").mkdir()
     first = Server(tmp_path / "work", storage, "--max-running", "1")
@@ -221,15 +223,29 @@ def test_restart_resumes_the_running_job_and_starts_the_queued_one(tmp_path: Pat
         resumed = _search(second.base, a["id"])
         assert resumed["attempt"] == 2 or resumed["state"] == "queued", resumed
         assert "server restarted" in (resumed["reason"] or ""), resumed
+        wait_for(lambda: (s := _search(second.base, a["id"]))["attempt"] == 2
+                 and s["progress"]["counts"].get("RUNNING"), 240, "attempt 2 running")
+    finally:
+        second.stop()  # a clean stop (SIGINT): the running search is handed back
+    from hpo.results import Store
+
+    store = Store(storage)
+    trials = store.snapshot("svc-ray-a").trials
+    store.close()
+    assert not [t.number for t in trials if t.state == "RUNNING"]
+    third = Server(tmp_path / "work", storage, "--max-running", "1")
+    try:
+        handed = _search(third.base, a["id"])
+        assert "the server stopped" in (handed["reason"] or ""), handed
         for job_id in (a["id"], b["id"]):
-            done = wait_for(lambda j=job_id: (s := _search(second.base, j))["state"]
+            done = wait_for(lambda j=job_id: (s := _search(third.base, j))["state"]
                             not in ("queued", "running") and s, 300, f"job {job_id}")
             assert done["state"] == "succeeded", done
-        _, page = call(second.base, "GET", f"/api/v1/searches/{a['id']}/trials")
+        _, page = call(third.base, "GET", f"/api/v1/searches/{a['id']}/trials")
         numbers = [t["number"] for t in page["trials"]]
         assert numbers == list(range(len(numbers)))  # unique, gapless
         finished = [t for t in page["trials"] if t["state"] in ("COMPLETE", "PRUNED")]
         assert len(finished) == 6  # the killed trial is failed as orphaned, not counted
         assert all(t["state"] != "RUNNING" for t in page["trials"])
     finally:
-        second.stop()
+        third.stop()
