@@ -287,6 +287,9 @@ def _fit(spec: SearchSpec, trainable: Any, ledger: Any, scheduler: Any, concurre
             callbacks=[LedgerCallback(ledger)],
             stop=DeadlineStopper(ledger),
             failure_config=tune.FailureConfig(max_failures=0),
+            # A retry resumes from a trial's latest checkpoint only; older ones would
+            # fill the disk with model weights nobody reads.
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             log_to_file=False,
         ),
     )
