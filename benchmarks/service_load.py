@@ -8,7 +8,7 @@ throughput (trials finished per second of the searches' wall time, from the stor
 the polls' effect on the searches can be read beside it.
 
     python benchmarks/service_load.py                 # 2 x 16 trials per phase, 8 pollers
-    python benchmarks/service_load.py --pollers 16 --trials 24
+    python benchmarks/service_load.py --pollers 32 --interval 1   # 32 clients, 1 poll/s each
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _phase(base: str, tag: str, trials: int, sleep: float, pollers: int) -> dict[str, Any]:
+def _phase(base: str, tag: str, trials: int, sleep: float, pollers: int,
+           interval: float = 0.0) -> dict[str, Any]:
     ids = [_call(base, "POST", "/api/v1/searches", {
         "space": SPACE.format(name=f"load-{tag}-{i}", trials=trials, sleep=sleep),
         "test_score": False})["id"] for i in range(2)]
@@ -77,6 +78,8 @@ def _phase(base: str, tag: str, trials: int, sleep: float, pollers: int) -> dict
                 continue
             with lock:
                 latencies.append(time.perf_counter() - t0)
+            if interval:
+                stop.wait(interval)
 
     threads = [threading.Thread(target=poll, args=(n,), daemon=True) for n in range(pollers)]
     t0 = time.perf_counter()
@@ -113,6 +116,8 @@ def main() -> int:
     ap.add_argument("--trials", type=int, default=16, help="trials per search")
     ap.add_argument("--sleep", type=float, default=0.2, help="seconds per trial step")
     ap.add_argument("--pollers", type=int, default=8, help="polling threads")
+    ap.add_argument("--interval", type=float, default=0.0,
+                    help="seconds each poller waits between polls (default 0: back to back)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="hpo-load-"))
     port = _free_port()
@@ -135,7 +140,8 @@ def main() -> int:
                     return 1
                 time.sleep(0.5)
         results = [_phase(base, "quiet", args.trials, args.sleep, 0),
-                   _phase(base, "polled", args.trials, args.sleep, args.pollers)]
+                   _phase(base, "polled", args.trials, args.sleep, args.pollers,
+                          args.interval)]
     finally:
         proc.terminate()
         proc.wait(timeout=60)
