@@ -19,6 +19,8 @@ time limit, an out-of-memory config or a bad value would fail the same way again
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import math
 import numbers
@@ -35,6 +37,7 @@ from hpo.execution._runs import trial_seed
 from hpo.execution._store_writer import writer_for
 from hpo.storage import attrs
 from hpo.storage._recovery import end_record
+from hpo.trainables._device import HARDWARE_KEY
 from hpo.trainables._wrap import CONTEXT_KEY, INFEASIBLE_KEY
 
 if TYPE_CHECKING:
@@ -50,7 +53,7 @@ RAY_KEYS = {
     "timestamp", "time_this_iter_s", "pid", "hostname", "node_ip", "config",
     "time_since_restore", "iterations_since_restore", "training_iteration", "done",
     "trial_id", "date", "experiment_tag", "should_checkpoint", "checkpoint_dir_name",
-    "hpo_worker", "hpo_node", "experiment_id", INFEASIBLE_KEY,
+    "hpo_worker", "hpo_node", "experiment_id", INFEASIBLE_KEY, HARDWARE_KEY,
 }
 
 #: What :meth:`Ledger.start` returns when no trial can start now but one may be
@@ -311,11 +314,14 @@ class Ledger:
             if not self._metric_names.issuperset(seen):
                 self._metric_names |= seen
                 names = sorted(self._metric_names)
-        placed: dict[str, str] = {}
+        placed: dict[str, Any] = {}
         if entry.worker is None and result.get("hpo_worker"):
             entry.worker = placed[attrs.WORKER] = str(result["hpo_worker"])
             if result.get("hpo_node"):
                 placed[attrs.NODE] = str(result["hpo_node"])
+        if isinstance(result.get(HARDWARE_KEY), str):  # built-in trainables, first report
+            with contextlib.suppress(ValueError):
+                placed[attrs.HARDWARE] = json.loads(result[HARDWARE_KEY])
         entry.last_step = step
         value = None
         if bad_value_reason(self.metric, raw) is None:

@@ -36,6 +36,8 @@ Trial attributes:
     FAIL_REASON: why a trial failed (error text or a bad-value description).
     WORKER: ``host:pid`` of the process that ran the trial.
     NODE: the Ray node id the trial ran on.
+    HARDWARE: what a built-in trainable's trial ran on: ``device`` (``cpu`` or
+        ``cuda:N``), ``cpu_count``, and on a GPU its ``gpu`` name and ``gpu_memory_bytes``.
     DRIVER: ``host:pid:token`` of the driver that runs the trial.
     HEARTBEAT: wall-clock seconds of the driver's latest sign of life for the trial.
     STALE_AFTER: silence (seconds) after which another driver may fail the trial.
@@ -74,6 +76,7 @@ STOP = "hpo:stop"
 FAIL_REASON = "hpo:fail_reason"
 WORKER = "hpo:worker"
 NODE = "hpo:node"
+HARDWARE = "hpo:hardware"
 DRIVER = "hpo:driver"
 HEARTBEAT = "hpo:heartbeat"
 STALE_AFTER = "hpo:stale_after"

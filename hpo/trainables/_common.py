@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from hpo.trainables._device import HARDWARE_KEY, Placement, hardware
 
 #: Fine-tuning keys both trainables accept, with their defaults (None = off/auto).
 FINETUNE_DEFAULTS: dict[str, Any] = {
@@ -21,6 +24,9 @@ FINETUNE_DEFAULTS: dict[str, Any] = {
     "strategy": "full", "freeze_layers": 0, "lora_rank": 8, "lora_alpha": 16.0,
     "lora_dropout": 0.0, "lora_targets": None, "layer_decay": None, "head_lr": None,
     "optimizer": "adamw", "momentum": 0.9, "dropout": None, "seed": None, "threads": None,
+    # auto: bf16 autocast on a GPU that has it, fp16 with a scaler otherwise, fp32 on the
+    # CPU (see hpo.trainables._device).
+    "precision": "auto",
 }
 
 
@@ -152,12 +158,18 @@ class StepAndReport:
         epoch_size: training examples per epoch.
         evaluate: returns validation ``(accuracy, loss)`` (and leaves the model training).
         after_report: the trial context's hook; True ends training after that report.
+        placement: the trial's device and precision; fp16 steps go through a gradient
+            scaler, and on a GPU every report carries ``gpu_peak_bytes`` (the most
+            memory torch allocated so far) while the first one also names the hardware.
     """
 
     def __init__(self, model: Any, cfg: dict[str, Any], optimizer: Any, schedule: Any,
                  epoch_size: int, evaluate: Callable[[], tuple[float, float]],
-                 after_report: Callable[[Any, int], bool] | None = None) -> None:
+                 after_report: Callable[[Any, int], bool] | None = None,
+                 placement: Placement | None = None) -> None:
         self.model, self.optimizer, self.schedule = model, optimizer, schedule
+        self.placement = placement or Placement("cpu", "fp32")
+        self.scaler = self.placement.scaler()
         self.max_grad_norm = cfg["max_grad_norm"]
         self.marks = eval_marks(epoch_size, cfg["evals_per_epoch"])
         self.epoch_size = epoch_size
@@ -167,6 +179,17 @@ class StepAndReport:
         self.seen_total = self.reports = 0
         self.new_epoch(0)
 
+    def _hardware_facts(self) -> dict[str, Any]:
+        facts: dict[str, Any] = {}
+        if self.reports == 0:  # stored once per trial as hpo:hardware
+            facts[HARDWARE_KEY] = json.dumps(hardware(self.placement.device), sort_keys=True)
+        if self.placement.device_type == "cuda":
+            import torch
+
+            facts["gpu_peak_bytes"] = float(torch.cuda.max_memory_allocated(
+                torch.device(self.placement.device)))
+        return facts
+
     def new_epoch(self, epoch: int) -> None:
         self.epoch, self.seen, self.mark_i, self.running, self.count = epoch, 0, 0, 0.0, 0
 
@@ -174,9 +197,16 @@ class StepAndReport:
         """Optimise on one batch's mean ``loss`` over ``n`` examples; True: stop training."""
         from hpo.trainables._context import report
 
-        loss.backward()
-        clip(self.model, self.max_grad_norm)
-        self.optimizer.step()
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)  # clip the true gradients
+            clip(self.model, self.max_grad_norm)
+            self.scaler.step(self.optimizer)  # skipped when fp16 overflowed
+            self.scaler.update()
+        else:
+            loss.backward()
+            clip(self.model, self.max_grad_norm)
+            self.optimizer.step()
         self.schedule.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.running += loss.item() * n
@@ -189,7 +219,7 @@ class StepAndReport:
             report({
                 "accuracy": acc, "eval_loss": eval_loss, "train_loss": self.running / self.count,
                 "epoch": self.epoch + self.seen / self.epoch_size, "examples": self.seen_total,
-                "train_seconds": time.time() - self.t0,
+                "train_seconds": time.time() - self.t0, **self._hardware_facts(),
             })
             self.running, self.count = 0.0, 0
             self.reports += 1

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+#: Report key of a trial's hardware (a JSON object); the driver stores it as hpo:hardware.
+HARDWARE_KEY = "hpo_hardware"
 _DTYPES = {"bf16": "bfloat16", "fp16": "float16"}
 
 

@@ -36,6 +36,7 @@ from hpo.trainables._common import (
     resolve_config,
 )
 from hpo.trainables._context import should_stop, trial_context
+from hpo.trainables._device import place
 
 DEFAULTS: dict[str, Any] = {
     **FINETUNE_DEFAULTS,
@@ -119,10 +120,12 @@ def _batches(ids: list[list[int]], labels: list[int], size: int, pad: int, gen: 
 def _evaluate(model: Any, data: tuple[list, list], pad: int) -> tuple[float, float]:
     import torch
 
+    device = next(model.parameters()).device  # wherever the trial trained it
     model.eval()
     correct, loss_sum, n = 0, 0.0, 0
     with torch.inference_mode():
-        for input_ids, mask, labels in _batches(*data, 128, pad, None, shuffle=False):
+        for batch in _batches(*data, 128, pad, None, shuffle=False):
+            input_ids, mask, labels = (t.to(device, non_blocking=True) for t in batch)
             logits = model(input_ids=input_ids, attention_mask=mask).logits
             loss_sum += float(torch.nn.functional.cross_entropy(logits, labels, reduction="sum"))
             correct += int((logits.argmax(-1) == labels).sum())
@@ -154,7 +157,6 @@ def fit_text_classifier(config: dict[str, Any]) -> Any:
 
     import torch
 
-    from hpo.augment import mixup_embeddings
     from hpo.trainables._models import resolve_model
 
     cfg = resolve_config(config, DEFAULTS, "text_classification")
@@ -169,6 +171,9 @@ def fit_text_classifier(config: dict[str, Any]) -> Any:
     augment_cfg, augment = _augmenter(cfg, model_path)
     num_labels = identity["num_labels"]
     model = prepare_model(_fresh_model(model_path, num_labels, seed, cfg["dropout"]), cfg)
+    # The GPU Ray assigned to this trial, or the CPU; the precision chosen for it.
+    placement = place(str(cfg["precision"]))
+    model.to(placement.device)
     model.train()
 
     batch = int(cfg["batch_size"])
@@ -177,7 +182,8 @@ def fit_text_classifier(config: dict[str, Any]) -> Any:
     # ``hpo finalize`` scores on a selection split the search never ranked on.
     scored_on = encoded.get("selection", encoded["validation"])
     steps = StepAndReport(model, cfg, optimizer, schedule, len(train_ids),
-                          lambda: _evaluate(model, scored_on, pad), ctx.after_report)
+                          lambda: _evaluate(model, scored_on, pad), ctx.after_report,
+                          placement)
     gen = torch.Generator().manual_seed(seed)
     # A second stream for augmentation keeps the batch order the same whatever
     # augmentation a trial samples, so trials differ only in what they vary.
@@ -191,18 +197,28 @@ def fit_text_classifier(config: dict[str, Any]) -> Any:
             if augment is not None:
                 out = augment({"input_ids": input_ids, "attention_mask": mask}, aug_gen)
                 input_ids, mask = out["input_ids"], out["attention_mask"]
-            if mix_alpha > 0:
-                embeds = model.get_input_embeddings()(input_ids)
-                mixed = mixup_embeddings(embeds, labels, mix_alpha, aug_gen,
-                                         num_classes=num_labels, attention_mask=mask)
-                logits = model(inputs_embeds=mixed.inputs,
-                               attention_mask=mixed.attention_mask).logits
-                loss = loss_fn(logits, mixed.labels)
-            else:
-                loss = loss_fn(model(input_ids=input_ids, attention_mask=mask).logits, labels)
+            input_ids, mask, labels = (t.to(placement.device, non_blocking=True)
+                                       for t in (input_ids, mask, labels))
+            with placement.autocast():
+                loss = _loss(model, input_ids, mask, labels, loss_fn, mix_alpha, aug_gen,
+                             num_labels)
             if steps.step(loss, len(labels)):
                 return model
     return model
+
+
+def _loss(model: Any, input_ids: Any, mask: Any, labels: Any, loss_fn: Any, mix_alpha: float,
+          aug_gen: Any, num_labels: int) -> Any:
+    """One batch's training loss (with embedding mixup when ``mix_alpha`` > 0)."""
+    from hpo.augment import mixup_embeddings
+
+    if mix_alpha > 0:
+        embeds = model.get_input_embeddings()(input_ids)
+        mixed = mixup_embeddings(embeds, labels, mix_alpha, aug_gen,
+                                 num_classes=num_labels, attention_mask=mask)
+        logits = model(inputs_embeds=mixed.inputs, attention_mask=mixed.attention_mask).logits
+        return loss_fn(logits, mixed.labels)
+    return loss_fn(model(input_ids=input_ids, attention_mask=mask).logits, labels)
 
 
 class TextClassification(Trainable):

