@@ -182,8 +182,10 @@ def _measure(browser: Any, label: str, cmd: list[str], env: dict[str, str], path
              ready: str, all_js: str | None, work: Path) -> dict[str, Any]:
     """Start one server, time a cold load and a warm reload of its study page, stop it."""
     port = _free_port()
+    # Started in the work folder: ``-c`` puts the working directory first on sys.path, and
+    # run from the repository this checkout's hpo/ would shadow a baseline's.
     proc = subprocess.Popen([c.replace("{port}", str(port)) for c in cmd],
-                            env={**os.environ, **env},
+                            env={**os.environ, **env}, cwd=work,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         _wait_port(port, proc)
@@ -246,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
     db = work / f"scale-{args.trials}.db"
-    url = f"sqlite:///{db}"
+    url = f"sqlite:///{db.resolve()}"  # servers run in the work folder
     if not db.exists():
         t0 = time.perf_counter()
         make_study(url, args.trials)

@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 OBJECTIVE = "objective"  # curve name of Optuna's intermediate values
+_INF = (float("inf"), float("-inf"))  # with v == v (not NaN): the finite test, inlined
 
 
 # --- trial table ------------------------------------------------------------------------------
@@ -244,7 +245,12 @@ class Curve:
     state: str
     steps: tuple[int, ...]
     values: tuple[float, ...]
-    note: str
+    record: TrialRecord = field(repr=False, compare=False)
+
+    @property
+    def note(self) -> str:
+        """Why the trial ended early, worded on demand (see :attr:`Reached.note`)."""
+        return stop_note(self.record)
 
 
 @dataclass(frozen=True)
@@ -273,13 +279,14 @@ def curves(snap: StudySnapshot, metric: str = OBJECTIVE) -> Curves:
     out = []
     for rec in snap.trials:
         if metric == OBJECTIVE:
-            pts = sorted((s, v) for s, v in rec.intermediate.items() if _finite(v))
+            pts = [(s, v) for s, v in rec.intermediate.items() if v == v and v not in _INF]
+            pts.sort()  # usually in step order already: a linear pass in C
         else:
             pts = [(s, m[metric]) for s, m in attrs.metrics_history(rec.user_attrs)
                    if _finite(m.get(metric))]
         if pts:
             out.append(Curve(rec.number, rec.state, tuple(s for s, _ in pts),
-                             tuple(v for _, v in pts), stop_note(rec)))
+                             tuple(v for _, v in pts), rec))
     label = f"objective ({objective_label(snap)})" if metric == OBJECTIVE else metric
     return Curves(metric, label, tuple(names), tuple(out))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -168,7 +169,9 @@ def _dash_bundle(fig: go.Figure, xs: np.ndarray, values: list[float], state: str
     9,000 points cost plotly.js about a second to draw; as one path, milliseconds. A dash
     (``M x0,y H x1``) is the shortest mark to write; hover is lost for these trials."""
     dx = max(float(np.ptp(xs)), 1e-9) * 0.002
-    path = "".join(f"M{x - dx:.5g},{y:.4g}H{x + dx:.5g}" for x, y in zip(xs, values, strict=True))
+    # One %-format over every dash: a fifth of the time of an f-string per dash.
+    flat = np.column_stack([xs - dx, np.asarray(values, dtype=float), xs + dx]).ravel()
+    path = ("M%.5g,%.4gH%.5g" * len(xs)) % tuple(flat.tolist())
     fig.add_shape(type="path", path=path, xref="x", yref="y", layer="above",
                   line={"color": STATE_COLORS[state], "width": 2}, opacity=0.6, name=name,
                   showlegend=False, legendgroup=state)
@@ -232,17 +235,26 @@ def _curve_bundle(fig: go.Figure, group: list[Any], state: str, dim: bool) -> No
     Above the traces, as the per-state traces were drawn in the order complete, pruned,
     failed: thousands of dim pruned curves over a few hundred complete ones.
     """
+    # One %-format per curve (its template cached by length): a tenth of the time of an
+    # f-string per point, for 60,000 points. The curves' values are finite (see curves()).
     parts = []
     for cv in group:
-        pts = [f"{s:g},{v:.5g}" for s, v in zip(cv.steps, cv.values, strict=True)
-               if math.isfinite(v)]
-        if pts:
-            parts.append("M" + "L".join(pts if len(pts) > 1 else pts * 2))
+        n = len(cv.steps)
+        if not n:
+            continue
+        flat = tuple(chain.from_iterable(zip(cv.steps, cv.values, strict=True)))
+        parts.append(_path_template(n) % (flat if n > 1 else flat * 2))
     fig.add_shape(type="path", path="".join(parts), xref="x", yref="y", layer="above",
                   line={"color": STATE_COLORS[state], "width": 1.2},
                   opacity=0.25 if dim else 0.7, name=f"{state.lower()} ({len(group)})",
                   showlegend=False, legendgroup=state)
     _legend_entry(fig, f"{state.lower()} ({len(group)})", state, 1.2, 0.7)
+
+
+@functools.cache
+def _path_template(n: int) -> str:
+    """``M%g,%.5gL%g,%.5g...``: a polyline of ``max(n, 2)`` points as one format string."""
+    return "M%g,%.5g" + "L%g,%.5g" * (max(n, 2) - 1)
 
 
 def _legend_entry(fig: go.Figure, name: str, state: str, width: float, opacity: float,
