@@ -291,6 +291,10 @@ WORKING_DIR_EXCLUDES = (
     ".git", ".hg", ".svn", ".venv", "venv", "__pycache__", "*.pyc",
     ".pytest_cache", ".mypy_cache", ".ruff_cache", ".ipynb_checkpoints", "node_modules",
     ".cache", "huggingface", "wandb", "mlruns", "lightning_logs",
+    # SQLite files, a store above all: Ray's packaging opens and closes every file it
+    # ships, and closing any descriptor of a database drops this process's POSIX locks
+    # on it, so a live store in the folder could lose its WAL to another process.
+    "*.db", "*.sqlite", "*.sqlite3", "*-wal", "*-shm", "*-journal", "*.hpo-lock",
 )
 # Cache locations that, when they lie inside the working directory, are left out too.
 CACHE_VARS = ("HPO_CACHE", "HF_HOME", "HF_HUB_CACHE", "HF_DATASETS_CACHE",

@@ -164,7 +164,10 @@ def test_working_dir_leaves_out_results_environments_and_caches(
     excluded = _get_excludes(tmp_path, _ray_init.working_dir_excludes(tmp_path))
     for path in ("hpo-results/hpo.db", ".venv/bin/python", "myenv/bin/python", ".git/HEAD",
                  "pkg/__pycache__/m.cpython-311.pyc", "models/hub/model.bin",
-                 "raytmp/session_1/logs/raylet.out"):
+                 "raytmp/session_1/logs/raylet.out",
+                 # a store beside the code: shipping it would drop the driver's locks
+                 "study.db", "study.db-wal", "study.db-shm", "study.db.hpo-lock",
+                 "pkg/runs.sqlite3", "old.db-journal"):
         assert excluded(tmp_path / path), path
     for path in ("trainable.py", "pkg/module.py", "space.yaml"):
         assert not excluded(tmp_path / path), path
