@@ -212,7 +212,9 @@ def run_search(
     if signals.received is not None:
         raise SearchInterrupted(signals.received)
     test = None
-    if score_test and ledger is not None:
+    # A search stopped on request (a cancel through the service) does not spend a
+    # retrain on the test split: whoever cancelled wants the machine back.
+    if score_test and ledger is not None and ledger.interrupted is None:
         test = score_best(spec, trainable, ledger.study, progress)
     best_value = best_params = None
     try:
