@@ -20,7 +20,7 @@ THROUGHPUT = ROOT / "benchmarks" / "trial_throughput.py"
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 
 
-def _run(*args: str, timeout: float = 600) -> str:
+def _run(*args: str, timeout: float = 1800) -> str:
     out = subprocess.run([sys.executable, *args], cwd=ROOT, env=ENV, capture_output=True,
                          text=True, timeout=timeout, check=False)
     assert out.returncode == 0, out.stderr[-3000:]
