@@ -98,8 +98,19 @@ def fail_stale(storage: optuna.storages.BaseStorage, study_id: int,
 
 def repair_stale(study: optuna.Study, storage: optuna.storages.BaseStorage, study_id: int,
                  mine: set[int], default_after: float = DEFAULT_STALE_AFTER_S) -> list[int]:
-    """Fail the study's stale RUNNING trials other than ``mine``; the numbers failed."""
+    """Fail the study's stale RUNNING trials other than ``mine``; the numbers failed.
+
+    Nothing is failed while this process had a store error within the bound: during an
+    outage no driver could write its heartbeat, so silence then is no sign of death, and
+    failing a live driver's trials would throw its results away once the store is back.
+    """
     from optuna.trial import TrialState
+
+    from hpo.storage._retry import seconds_since_trouble
+
+    since = seconds_since_trouble()
+    if since is not None and since < default_after:
+        return []
 
     running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     stale = find_stale(running, time.time(), mine, default_after)

@@ -42,6 +42,19 @@ _TRANSIENT_WORDS = (
 )
 
 
+_last_trouble: float | None = None  # time.monotonic() of this process's latest store error
+
+
+def seconds_since_trouble() -> float | None:
+    """Seconds since this process last saw a transient store error (None: never).
+
+    While the store was down, other drivers could not write their heartbeats either, so
+    a driver that just had trouble must not take their silence for death
+    (:func:`hpo.execution._liveness.repair_stale` asks this).
+    """
+    return None if _last_trouble is None else time.monotonic() - _last_trouble
+
+
 class StoreUnavailable(RuntimeError):
     """The store failed for longer than the retry window; the search stops."""
 
@@ -133,6 +146,8 @@ def retry(operation: Callable[[], T], what: str, *, window: float | None = None,
         except Exception as exc:  # only transient ones are retried, the rest re-raised
             if not is_transient(exc):
                 raise
+            global _last_trouble
+            _last_trouble = time.monotonic()
             now = clock()
             first = now if first is None else first
             attempt += 1

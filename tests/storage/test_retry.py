@@ -13,6 +13,14 @@ from hpo.storage._recovery import end_record, recovery_path
 from hpo.storage._retry import StoreUnavailable, is_transient, retry
 
 
+@pytest.fixture(autouse=True)
+def _no_trouble_left_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    # retry() notes each store error process-wide; other tests' liveness must not see them.
+    from hpo.storage import _retry
+
+    monkeypatch.setattr(_retry, "_last_trouble", None)
+
+
 class FakeTime:
     def __init__(self) -> None:
         self.now = 0.0
@@ -119,3 +127,24 @@ def test_recovery_path_is_per_store_and_study_and_hides_passwords(
     one = recovery_path("postgresql://u:secret@h/db", "a")
     assert "secret" not in str(one)
     assert one == recovery_path("postgresql://u:other@h/db", "a")  # same store
+
+
+def test_no_trial_is_taken_for_dead_just_after_a_store_error(
+        sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    import optuna
+
+    from hpo.execution._liveness import repair_stale
+    from hpo.storage import _retry, attrs, open_storage
+
+    storage = open_storage(sqlite_url)
+    study = optuna.create_study(study_name="quiet", storage=storage)
+    trial = study.ask()
+    trial.set_user_attr(attrs.HEARTBEAT, time.time() - 100)  # silent for 100 s
+    trial.set_user_attr(attrs.STALE_AFTER, 10.0)
+    study_id = storage.get_study_id_from_name("quiet")
+    monkeypatch.setattr(_retry, "_last_trouble", time.monotonic() - 3)  # an outage just ended
+    assert repair_stale(study, storage, study_id, set(), default_after=10.0) == []
+    monkeypatch.setattr(_retry, "_last_trouble", time.monotonic() - 30)  # long ago
+    assert repair_stale(study, storage, study_id, set(), default_after=10.0) == [trial.number]
