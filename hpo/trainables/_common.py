@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import itertools
 import json
 import time
 from collections.abc import Callable
@@ -27,7 +28,14 @@ FINETUNE_DEFAULTS: dict[str, Any] = {
     # auto: bf16 autocast on a GPU that has it, fp16 with a scaler otherwise, fp32 on the
     # CPU (see hpo.trainables._device).
     "precision": "auto",
+    # Each batch in this many micro-batches, one optimiser step per batch: the same
+    # effective batch in less memory.
+    "grad_accumulation": 1,
+    # Out of memory before the first report: fail (the config is infeasible), or retry
+    # once with half the micro-batch and twice the accumulation.
+    "oom": "fail",
 }
+OOM_CHOICES = ("fail", "retry")
 
 
 def resolve_config(config: dict[str, Any], defaults: dict[str, Any],
@@ -143,6 +151,58 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def micro_batches(accumulation: int, *tensors: Any) -> list[tuple[Any, ...]]:
+    """``tensors`` (one batch, first dimension the examples) cut into ``accumulation``
+    near-equal micro-batches; fewer when the batch has fewer examples."""
+    n = len(tensors[0])
+    parts = max(1, min(int(accumulation), n))
+    bounds = [round(n * k / parts) for k in range(parts + 1)]
+    return [tuple(t[a:b] for t in tensors) for a, b in itertools.pairwise(bounds) if b > a]
+
+
+def check_memory_keys(cfg: dict[str, Any]) -> None:
+    """Refuse a bad ``grad_accumulation`` or ``oom`` value, quoted."""
+    acc = cfg["grad_accumulation"]
+    if isinstance(acc, bool) or not isinstance(acc, int) or acc < 1:
+        raise ValueError(f"grad_accumulation must be an int >= 1, got {acc!r}")
+    if cfg["oom"] not in OOM_CHOICES:
+        raise ValueError(f"oom must be one of {', '.join(OOM_CHOICES)}, got {cfg['oom']!r}")
+
+
+def with_oom_retry(cfg: dict[str, Any], train: Callable[[int, dict[str, float]], Any]) -> Any:
+    """``train(accumulation, facts)``, run once more with twice the accumulation (half the
+    micro-batch, the same effective batch) if it runs out of memory before its first
+    report and the config says ``oom: retry``. The retry's reports carry
+    ``oom_retries`` and ``grad_accumulation``, so the study records it.
+    """
+    from hpo.trainables._context import Infeasible, trial_context
+    from hpo.trainables._wrap import infeasible_reason
+
+    accumulation = int(cfg["grad_accumulation"])
+    history = trial_context().history
+    before = len(history)
+    try:
+        return train(accumulation, {})
+    except Exception as exc:
+        # Only a real out-of-memory error before any report: a trainable's own
+        # Infeasible is a verdict, and a retry after reports would repeat their steps.
+        if not (cfg["oom"] == "retry" and len(history) == before
+                and not isinstance(exc, Infeasible) and infeasible_reason(exc) is not None
+                and int(cfg["batch_size"]) >= 2 * accumulation):
+            raise
+    # Outside the handler, the failed attempt's frames (its model and optimiser state)
+    # are released with the exception; collect them before the second attempt.
+    import gc
+
+    gc.collect()
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return train(2 * accumulation, {"oom_retries": 1.0,
+                                    "grad_accumulation": float(2 * accumulation)})
+
+
 class StepAndReport:
     """What every batch of a built-in training loop ends with, shared by text and image.
 
@@ -177,6 +237,8 @@ class StepAndReport:
         self.after_report = after_report
         self.t0 = time.time()
         self.seen_total = self.reports = 0
+        #: Reported with every evaluation (e.g. the accumulation an OOM retry chose).
+        self.facts: dict[str, float] = {}
         self.new_epoch(0)
 
     def _hardware_facts(self) -> dict[str, Any]:
@@ -193,23 +255,34 @@ class StepAndReport:
     def new_epoch(self, epoch: int) -> None:
         self.epoch, self.seen, self.mark_i, self.running, self.count = epoch, 0, 0, 0.0, 0
 
+    def backward(self, loss: Any) -> None:
+        """Accumulate the gradients of one micro-batch's share of the batch loss."""
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+        else:
+            loss.backward()
+
     def step(self, loss: Any, n: int) -> bool:
         """Optimise on one batch's mean ``loss`` over ``n`` examples; True: stop training."""
+        self.backward(loss)
+        return self.finish(float(loss.item()), n)
+
+    def finish(self, loss_value: float, n: int) -> bool:
+        """The optimiser step after a batch's micro-batches went through :meth:`backward`,
+        then the report when an evaluation mark is reached; True: stop training."""
         from hpo.trainables._context import report
 
         if self.scaler is not None:
-            self.scaler.scale(loss).backward()
             self.scaler.unscale_(self.optimizer)  # clip the true gradients
             clip(self.model, self.max_grad_norm)
             self.scaler.step(self.optimizer)  # skipped when fp16 overflowed
             self.scaler.update()
         else:
-            loss.backward()
             clip(self.model, self.max_grad_norm)
             self.optimizer.step()
         self.schedule.step()
         self.optimizer.zero_grad(set_to_none=True)
-        self.running += loss.item() * n
+        self.running += loss_value * n
         self.count += n
         self.seen += n
         self.seen_total += n
@@ -220,6 +293,7 @@ class StepAndReport:
                 "accuracy": acc, "eval_loss": eval_loss, "train_loss": self.running / self.count,
                 "epoch": self.epoch + self.seen / self.epoch_size, "examples": self.seen_total,
                 "train_seconds": time.time() - self.t0, **self._hardware_facts(),
+                **self.facts,
             })
             self.running, self.count = 0.0, 0
             self.reports += 1

@@ -38,9 +38,12 @@ from hpo.trainables._common import (
     FINETUNE_DEFAULTS,
     StepAndReport,
     build_training,
+    check_memory_keys,
     freeze_frozen_norms,
+    micro_batches,
     prepare_model,
     resolve_config,
+    with_oom_retry,
 )
 from hpo.trainables._context import should_stop, trial_context
 from hpo.trainables._device import place
@@ -181,52 +184,63 @@ def fit_image_classifier(config: dict[str, Any]) -> Any:
                                      num_classes=num_labels,
                                      **{k: cfg[k] for k in _AUGMENT_KEYS})
     augment = build_image_augmenter(augment_cfg)
-    model = _build_model(str(ctx.model.get("name_or_path", "efficientnet-lite0")), num_labels,
-                         cfg, seed)
+    check_memory_keys(cfg)
     # The GPU Ray assigned to this trial, or the CPU; the precision chosen for it. The
     # training images move to it once (1,000 images of 64 px are 49 MB), so the GPU
     # never waits on a host copy between steps.
     placement = place(str(cfg["precision"]))
     device = placement.device
-    model.to(device)
     train_x, train_y = train_x.to(device), train_y.to(device)
-    model.train()
-    freeze_frozen_norms(model)
     mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
 
     def normalise(x: torch.Tensor) -> torch.Tensor:
         return (x - mean) / std
 
-    batch = int(cfg["batch_size"])
-    total_steps = math.ceil(len(train_y) / batch) * int(cfg["epochs"])
-    optimizer, schedule, loss_fn = build_training(model, cfg, total_steps)
+    def train(accumulation: int, facts: dict[str, float]) -> Any:
+        model = _build_model(str(ctx.model.get("name_or_path", "efficientnet-lite0")),
+                             num_labels, cfg, seed)
+        model.to(device)
+        model.train()
+        freeze_frozen_norms(model)
+        batch = int(cfg["batch_size"])
+        total_steps = math.ceil(len(train_y) / batch) * int(cfg["epochs"])
+        optimizer, schedule, loss_fn = build_training(model, cfg, total_steps)
 
-    def evaluate() -> tuple[float, float]:
-        # ``hpo finalize`` scores on a selection split the search never ranked on.
-        result = _evaluate(model, *pixels.get("selection", pixels["validation"]), normalise)
-        freeze_frozen_norms(model)  # _evaluate puts the model back in train mode
-        return result
+        def evaluate() -> tuple[float, float]:
+            # ``hpo finalize`` scores on a selection split the search never ranked on.
+            result = _evaluate(model, *pixels.get("selection", pixels["validation"]),
+                               normalise)
+            freeze_frozen_norms(model)  # _evaluate puts the model back in train mode
+            return result
 
-    steps = StepAndReport(model, cfg, optimizer, schedule, len(train_y), evaluate,
-                          ctx.after_report, placement)
-    gen = torch.Generator().manual_seed(seed)
-    # Augmentation draws from its own stream so the batch order does not depend
-    # on which augmentation a trial sampled.
-    aug_gen = torch.Generator().manual_seed(seed + 1)
-    for epoch in range(int(cfg["epochs"])):
-        steps.new_epoch(epoch)
-        order = torch.randperm(len(train_y), generator=gen).to(device)
-        for start in range(0, len(order), batch):
-            if should_stop():
-                return None
-            idx = order[start:start + batch]
-            images, targets = augment(train_x[idx], train_y[idx], aug_gen)
-            with placement.autocast():
-                loss = loss_fn(model(normalise(images)), targets)
-            if steps.step(loss, len(idx)):
-                return model
-    return model
+        steps = StepAndReport(model, cfg, optimizer, schedule, len(train_y), evaluate,
+                              ctx.after_report, placement)
+        steps.facts.update(facts)
+        gen = torch.Generator().manual_seed(seed)
+        # Augmentation draws from its own stream so the batch order does not depend
+        # on which augmentation a trial sampled.
+        aug_gen = torch.Generator().manual_seed(seed + 1)
+        for epoch in range(int(cfg["epochs"])):
+            steps.new_epoch(epoch)
+            order = torch.randperm(len(train_y), generator=gen).to(device)
+            for start in range(0, len(order), batch):
+                if should_stop():
+                    return None
+                idx = order[start:start + batch]
+                images, targets = augment(train_x[idx], train_y[idx], aug_gen)
+                total = 0.0
+                for part_x, part_y in micro_batches(accumulation, images, targets):
+                    with placement.autocast():
+                        loss = loss_fn(model(normalise(part_x)), part_y) * (
+                            len(part_y) / len(targets))
+                    steps.backward(loss)
+                    total += float(loss.item())
+                if steps.finish(total, len(idx)):
+                    return model
+        return model
+
+    return with_oom_retry(cfg, train)
 
 
 class ImageClassification(Trainable):

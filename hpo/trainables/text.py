@@ -32,8 +32,11 @@ from hpo.trainables._common import (
     FINETUNE_DEFAULTS,
     StepAndReport,
     build_training,
+    check_memory_keys,
+    micro_batches,
     prepare_model,
     resolve_config,
+    with_oom_retry,
 )
 from hpo.trainables._context import should_stop, trial_context
 from hpo.trainables._device import place
@@ -170,41 +173,50 @@ def fit_text_classifier(config: dict[str, Any]) -> Any:
     pad = _tokenizer(model_path).pad_token_id or 0
     augment_cfg, augment = _augmenter(cfg, model_path)
     num_labels = identity["num_labels"]
-    model = prepare_model(_fresh_model(model_path, num_labels, seed, cfg["dropout"]), cfg)
+    check_memory_keys(cfg)
     # The GPU Ray assigned to this trial, or the CPU; the precision chosen for it.
     placement = place(str(cfg["precision"]))
-    model.to(placement.device)
-    model.train()
 
-    batch = int(cfg["batch_size"])
-    total_steps = math.ceil(len(train_ids) / batch) * int(cfg["epochs"])
-    optimizer, schedule, loss_fn = build_training(model, cfg, total_steps)
-    # ``hpo finalize`` scores on a selection split the search never ranked on.
-    scored_on = encoded.get("selection", encoded["validation"])
-    steps = StepAndReport(model, cfg, optimizer, schedule, len(train_ids),
-                          lambda: _evaluate(model, scored_on, pad), ctx.after_report,
-                          placement)
-    gen = torch.Generator().manual_seed(seed)
-    # A second stream for augmentation keeps the batch order the same whatever
-    # augmentation a trial samples, so trials differ only in what they vary.
-    aug_gen = torch.Generator().manual_seed(seed + 1)
-    mix_alpha = float(augment_cfg.embedding_mixup_alpha)
-    for epoch in range(int(cfg["epochs"])):
-        steps.new_epoch(epoch)
-        for input_ids, mask, labels in _batches(train_ids, train_labels, batch, pad, gen, True):
-            if should_stop():
-                return None
-            if augment is not None:
-                out = augment({"input_ids": input_ids, "attention_mask": mask}, aug_gen)
-                input_ids, mask = out["input_ids"], out["attention_mask"]
-            input_ids, mask, labels = (t.to(placement.device, non_blocking=True)
-                                       for t in (input_ids, mask, labels))
-            with placement.autocast():
-                loss = _loss(model, input_ids, mask, labels, loss_fn, mix_alpha, aug_gen,
-                             num_labels)
-            if steps.step(loss, len(labels)):
-                return model
-    return model
+    def train(accumulation: int, facts: dict[str, float]) -> Any:
+        model = prepare_model(_fresh_model(model_path, num_labels, seed, cfg["dropout"]), cfg)
+        model.to(placement.device)
+        model.train()
+        batch = int(cfg["batch_size"])
+        total_steps = math.ceil(len(train_ids) / batch) * int(cfg["epochs"])
+        optimizer, schedule, loss_fn = build_training(model, cfg, total_steps)
+        # ``hpo finalize`` scores on a selection split the search never ranked on.
+        scored_on = encoded.get("selection", encoded["validation"])
+        steps = StepAndReport(model, cfg, optimizer, schedule, len(train_ids),
+                              lambda: _evaluate(model, scored_on, pad), ctx.after_report,
+                              placement)
+        steps.facts.update(facts)
+        gen = torch.Generator().manual_seed(seed)
+        # A second stream for augmentation keeps the batch order the same whatever
+        # augmentation a trial samples, so trials differ only in what they vary.
+        aug_gen = torch.Generator().manual_seed(seed + 1)
+        mix_alpha = float(augment_cfg.embedding_mixup_alpha)
+        for epoch in range(int(cfg["epochs"])):
+            steps.new_epoch(epoch)
+            for input_ids, mask, labels in _batches(train_ids, train_labels, batch, pad, gen,
+                                                    True):
+                if should_stop():
+                    return None
+                if augment is not None:
+                    out = augment({"input_ids": input_ids, "attention_mask": mask}, aug_gen)
+                    input_ids, mask = out["input_ids"], out["attention_mask"]
+                total = 0.0
+                for part in micro_batches(accumulation, input_ids, mask, labels):
+                    ids, att, lab = (t.to(placement.device, non_blocking=True) for t in part)
+                    with placement.autocast():
+                        loss = _loss(model, ids, att, lab, loss_fn, mix_alpha, aug_gen,
+                                     num_labels) * (len(lab) / len(labels))
+                    steps.backward(loss)
+                    total += float(loss.item())
+                if steps.finish(total, len(labels)):
+                    return model
+        return model
+
+    return with_oom_retry(cfg, train)
 
 
 def _loss(model: Any, input_ids: Any, mask: Any, labels: Any, loss_fn: Any, mix_alpha: float,
