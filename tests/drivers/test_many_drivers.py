@@ -129,7 +129,7 @@ def test_two_drivers_on_sqlite(tmp_path: Path, drivers: Drivers) -> None:
 def test_killed_driver_trials_fail_within_the_heartbeat_bound_and_others_go_on(
         tmp_path: Path, postgres_url: str, drivers: Drivers) -> None:
     bound = 4.0
-    space, study = _space(tmp_path, trials=6, steps=4, sleep=1.0), _study_name()
+    space, study = _space(tmp_path, trials=8, steps=4, sleep=1.0), _study_name()
     victim = drivers.start(space, study, postgres_url, "--stale-after", str(bound))
     mark = f":{victim.pid}:"
 
@@ -144,6 +144,16 @@ def test_killed_driver_trials_fail_within_the_heartbeat_bound_and_others_go_on(
 
     _until(victim_running, 120, "the first driver's trial to run")
     survivor = drivers.start(space, study, postgres_url, "--stale-after", str(bound))
+
+    def survivor_running() -> bool:
+        mine = f":{survivor.pid}:"
+        return bool(victim_running()) and any(
+            t.state == TrialState.RUNNING and mine in str(t.user_attrs.get(attrs.DRIVER, ""))
+            for t in _trials(study, postgres_url))
+
+    # Killed once the survivor runs a trial (its heartbeat thread is up), so what is timed
+    # is the heartbeat bound, not how long a second driver and its Ray take to start.
+    _until(survivor_running, 120, "the second driver to run a trial")
     os.kill(victim.pid, signal.SIGKILL)  # the driver alone, as a crash would
     killed_at = time.time()
     lost = {t.number for t in victim_running()}
@@ -169,7 +179,7 @@ def test_killed_driver_trials_fail_within_the_heartbeat_bound_and_others_go_on(
     theirs = [t for t in trials if survivor_mark in str(t.user_attrs.get(attrs.DRIVER))]
     assert theirs and all(t.state == TrialState.COMPLETE for t in theirs)
     counted = [t for t in trials if not t.user_attrs.get(attrs.ORPHANED)]
-    assert len(counted) == 6 and all(t.state.is_finished() for t in trials)
+    assert len(counted) == 8 and all(t.state.is_finished() for t in trials)
 
 
 @pytest.mark.parametrize(("sig", "code", "group"), [
