@@ -268,7 +268,15 @@ def _fit(spec: SearchSpec, trainable: Any, ledger: Any, scheduler: Any, concurre
     from hpo.trainables._wrap import wrap_for_ray
 
     mode = "max" if ledger.sign > 0 else "min"
-    resources = {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}
+    resources: Any = {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}
+    callbacks: list[Any] = [LedgerCallback(ledger)]
+    if spec.resources.gpu > 0:  # each trial asks for the GPU share its memory needs
+        from hpo.execution._gpu_packing import peak_observer, sizer_for
+
+        sizer = sizer_for(spec, trainable)
+        if sizer is not None:
+            resources = sizer
+            callbacks.append(peak_observer(sizer))
     tuner = tune.Tuner(
         tune.with_resources(wrap_for_ray(trainable), resources),
         tune_config=tune.TuneConfig(
@@ -286,7 +294,7 @@ def _fit(spec: SearchSpec, trainable: Any, ledger: Any, scheduler: Any, concurre
             name="search",
             storage_path=ray_dir,
             verbose=0,
-            callbacks=[LedgerCallback(ledger)],
+            callbacks=callbacks,
             stop=DeadlineStopper(ledger),
             failure_config=tune.FailureConfig(max_failures=0),
             # A retry resumes from a trial's latest checkpoint only; older ones would

@@ -10,7 +10,10 @@ one moment of a search:
    answer (resolved model files with digests, split sizes and fingerprints) is the
    study's model and data identity (stored on the study for provenance).
 3. ``__call__(config)``, once per trial in a Ray worker.
-4. :meth:`Trainable.score_test`, once after the search: the best trial's config is
+4. :meth:`Trainable.estimate_memory`, in the driver when a trial that asks for a GPU is
+   about to start: its peak-memory estimate sets the share of a GPU the trial asks
+   Ray for (see :mod:`hpo.execution._gpu_packing`).
+5. :meth:`Trainable.score_test`, once after the search: the best trial's config is
    retrained with its seed up to its best step and scored on the held-out test split.
 
 Subclasses implement :meth:`fit` (train, report, return the trained model) and
@@ -54,6 +57,12 @@ class Trainable:
     def data_identity(self, data: dict[str, Any]) -> dict[str, Any]:
         """What identifies the data a ``data`` section loads (sizes, fingerprints)."""
         raise NotImplementedError
+
+    def estimate_memory(self, config: dict[str, Any], model: dict[str, Any],
+                        data: dict[str, Any]) -> Any:
+        """A :class:`~hpo.trainables._memory.MemoryEstimate` of one trial's peak GPU
+        memory with ``config``, or None when this trainable cannot tell (the default)."""
+        return None
 
     def test_metrics(self, trained: Any, config: dict[str, Any], model: dict[str, Any],
                      data: dict[str, Any]) -> dict[str, float]:
@@ -110,6 +119,11 @@ class Trainable:
         reproduced = float(ctx.history[-1]["accuracy"]) if ctx.history else float("nan")
         metrics = self.test_metrics(kept["model"], config, model, data)
         return {**metrics, "validation_accuracy": reproduced}
+
+
+def estimate_memory_of(fn: object) -> Any:
+    """``fn.estimate_memory`` when ``fn`` is a :class:`Trainable`, else None."""
+    return fn.estimate_memory if isinstance(fn, Trainable) else None
 
 
 def describe_of(fn: object) -> Any:

@@ -11,6 +11,7 @@ import difflib
 import hashlib
 import itertools
 import json
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -300,3 +301,54 @@ class StepAndReport:
             if self.after_report is not None and self.after_report(self.model, self.reports):
                 return True
         return False
+
+
+#: Config keys that change what a trial's model saves for its backward pass.
+_PROBE_KEYS = ("strategy", "freeze_layers", "lora_rank", "lora_alpha", "lora_dropout",
+               "lora_targets", "precision")
+
+
+def probe_key(cfg: dict[str, Any], *extra: Any) -> str:
+    """A cache key of what an activation probe depends on (not the batch size)."""
+    return json.dumps([[cfg.get(k) for k in _PROBE_KEYS], *extra], sort_keys=True,
+                      default=str)
+
+
+def gpu_precision(requested: str) -> str:
+    """The precision a trial asking for ``requested`` trains in on a GPU: ``auto`` is
+    bf16 (what current GPUs support; fp16 saves the same widths)."""
+    return "bf16" if requested == "auto" else requested
+
+
+#: Probes already run in this process: activation line and parameter bytes per key.
+_PROBES: dict[str, tuple[Any, int, int]] = {}
+
+
+def cached_memory_estimate(key: str, build: Callable[[], tuple[Any, Callable[[Any, int], Any]]],
+                           cfg: dict[str, Any]) -> Any:
+    """The :class:`~hpo.trainables._memory.MemoryEstimate` of a trial with ``cfg``.
+
+    ``build()`` returns the model prepared for the config's strategy and a
+    ``forward_at(model, batch)`` returning a loss; it runs (and the probe with it, on
+    the CPU) once per ``key`` in this process, so a search probes each distinct
+    strategy and precision once, whatever its batch sizes and optimisers.
+    """
+    from hpo.trainables import _memory
+    from hpo.trainables._device import Placement
+
+    if key not in _PROBES:
+        model, forward_at = build()
+        precision = gpu_precision(str(cfg["precision"]))
+        autocast = None if precision == "fp32" else Placement("cpu", precision).autocast()
+        model.train()
+        line = _memory.probe_activations(model, forward_at, autocast)
+        weights, grads, _ = _memory.parameter_bytes(model, "sgd", 0.0)
+        _PROBES[key] = (line, weights, grads)
+    line, weights, grads = _PROBES[key]
+    optimizer = str(cfg["optimizer"])
+    key_opt = "sgd_plain" if optimizer == "sgd" and not cfg["momentum"] else optimizer
+    if key_opt not in _memory.OPTIMIZER_STATE_BYTES:
+        raise ValueError(f"optimizer: {optimizer!r} has no known state size")
+    state = grads // 4 * _memory.OPTIMIZER_STATE_BYTES[key_opt]
+    micro = math.ceil(int(cfg["batch_size"]) / int(cfg["grad_accumulation"]))
+    return _memory.MemoryEstimate(weights, grads, state, line.at(micro))

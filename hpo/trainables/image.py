@@ -38,10 +38,12 @@ from hpo.trainables._common import (
     FINETUNE_DEFAULTS,
     StepAndReport,
     build_training,
+    cached_memory_estimate,
     check_memory_keys,
     freeze_frozen_norms,
     micro_batches,
     prepare_model,
+    probe_key,
     resolve_config,
     with_oom_retry,
 )
@@ -259,6 +261,31 @@ class ImageClassification(Trainable):
         from hpo.data import load_image_data
 
         return load_image_data(data)[1]
+
+    def estimate_memory(self, config: dict[str, Any], model: dict[str, Any],
+                        data: dict[str, Any]) -> Any:
+        """Peak GPU memory of a trial at the config's ``image_size``, strategy and
+        precision (ten labels assumed; the head is small); see
+        :mod:`hpo.trainables._memory`."""
+        cfg = resolve_config(config, DEFAULTS, self.name)
+        check_memory_keys(cfg)
+        name = str(model.get("name_or_path", self.default_model))
+        size = int(cfg["image_size"])
+
+        def build() -> tuple[Any, Any]:
+            import torch
+
+            net = _build_model(name, 10, cfg, 0)
+
+            def forward_at(m: Any, batch: int) -> Any:
+                logits = m(torch.zeros((batch, 3, size, size)))
+                return torch.nn.functional.cross_entropy(
+                    logits, torch.zeros(batch, dtype=torch.long))
+
+            return net, forward_at
+
+        return cached_memory_estimate(probe_key(cfg, name, size, cfg["drop_connect_rate"]),
+                                      build, cfg)
 
     def test_metrics(self, trained: Any, config: dict[str, Any], model: dict[str, Any],
                      data: dict[str, Any]) -> dict[str, float]:

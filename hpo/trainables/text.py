@@ -32,9 +32,11 @@ from hpo.trainables._common import (
     FINETUNE_DEFAULTS,
     StepAndReport,
     build_training,
+    cached_memory_estimate,
     check_memory_keys,
     micro_batches,
     prepare_model,
+    probe_key,
     resolve_config,
     with_oom_retry,
 )
@@ -249,6 +251,33 @@ class TextClassification(Trainable):
         from hpo.data import load_text_data
 
         return load_text_data(data)[1]
+
+    def estimate_memory(self, config: dict[str, Any], model: dict[str, Any],
+                        data: dict[str, Any]) -> Any:
+        """Peak GPU memory of a trial: sequences padded to ``max_length`` (the worst
+        batch), the config's strategy and precision; see :mod:`hpo.trainables._memory`.
+        Two labels are assumed: the head's size does not matter next to the encoder's."""
+        from hpo.trainables._models import resolve_model
+
+        cfg = resolve_config(config, DEFAULTS, self.name)
+        check_memory_keys(cfg)
+        path = resolve_model(str(model.get("name_or_path", self.default_model)))
+        length = int(cfg["max_length"])
+
+        def build() -> tuple[Any, Any]:
+            import torch
+
+            net = prepare_model(_fresh_model(path, 2, 0, cfg["dropout"]), cfg)
+
+            def forward_at(m: Any, batch: int) -> Any:
+                ids = torch.ones((batch, length), dtype=torch.long)
+                logits = m(input_ids=ids, attention_mask=torch.ones_like(ids)).logits
+                return torch.nn.functional.cross_entropy(
+                    logits, torch.zeros(batch, dtype=torch.long))
+
+            return net, forward_at
+
+        return cached_memory_estimate(probe_key(cfg, path, length), build, cfg)
 
     def test_metrics(self, trained: Any, config: dict[str, Any], model: dict[str, Any],
                      data: dict[str, Any]) -> dict[str, float]:
