@@ -6,7 +6,8 @@ Config keys (all optional, searchable or fixed in the space; unknown keys are an
     (adamw | adam | sgd), momentum (0.9, sgd), max_grad_norm (1.0; 0 = off),
     label_smoothing (0.0), dropout (before the head; model default),
     drop_connect_rate (EfficientNet stochastic depth; model default), image_size (64),
-    evals_per_epoch (1), seed (the trial's seed), threads (the trial's CPUs);
+    evals_per_epoch (1), seed (the trial's seed), threads (the trial's CPUs),
+    precision (auto | fp32 | bf16 | fp16), grad_accumulation (1), oom (fail | retry);
   fine-tuning: strategy (full | linear_probe | freeze_bottom | lora), freeze_layers (0;
     EfficientNet-Lite0 has 16 blocks), lora_rank, lora_alpha, lora_dropout, lora_targets
     (EfficientNet: the 1x1 expand/project convolutions), layer_decay, head_lr;

@@ -5,7 +5,8 @@ Config keys (all optional, searchable or fixed in the space; unknown keys are an
     warmup_ratio (0.0), lr_schedule (linear | cosine | constant), optimizer
     (adamw | adam | sgd), momentum (0.9, sgd), max_grad_norm (1.0; 0 = off),
     label_smoothing (0.0), dropout (hidden dropout; model default), max_length (64),
-    evals_per_epoch (1), seed (the trial's seed), threads (the trial's CPUs);
+    evals_per_epoch (1), seed (the trial's seed), threads (the trial's CPUs),
+    precision (auto | fp32 | bf16 | fp16), grad_accumulation (1), oom (fail | retry);
   fine-tuning: strategy (full | linear_probe | freeze_bottom | lora), freeze_layers (0,
     for freeze_bottom), lora_rank (8), lora_alpha (16), lora_dropout (0.0),
     lora_targets (attention query/value; a list or "a,b"), layer_decay (off),
