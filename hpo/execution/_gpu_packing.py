@@ -81,6 +81,25 @@ class GpuSizer:
                 self._history.append((est.total, int(measured_peak)))
 
 
+def learn_from_study(sizer: GpuSizer, study: Any) -> int:
+    """Feed ``sizer`` the peaks that the study's finished trials measured (earlier runs,
+    other drivers); returns how many trials it learnt from."""
+    from optuna.trial import TrialState
+
+    from hpo.storage import attrs
+
+    learnt = 0
+    for trial in study.get_trials(deepcopy=False,
+                                  states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        peaks = [float(v["gpu_peak_bytes"]) for k, v in trial.user_attrs.items()
+                 if k.startswith(attrs.METRICS_PREFIX) and isinstance(v, dict)
+                 and isinstance(v.get("gpu_peak_bytes"), (int, float))]
+        if peaks:
+            sizer.observe(dict(trial.params), max(peaks))
+            learnt += 1
+    return learnt
+
+
 def cluster_gpu_memory(timeout: float = MEMORY_QUERY_TIMEOUT_S) -> int | None:
     """Total memory of a GPU of the Ray cluster (asked of a tiny GPU task), or None
     when the cluster has no GPU or none answers in time."""
@@ -105,9 +124,10 @@ def cluster_gpu_memory(timeout: float = MEMORY_QUERY_TIMEOUT_S) -> int | None:
         return None
 
 
-def sizer_for(spec: Any, trainable: Any) -> GpuSizer | None:
+def sizer_for(spec: Any, trainable: Any, study: Any = None) -> GpuSizer | None:
     """A :class:`GpuSizer` for a search whose trials ask for a GPU and whose trainable
-    estimates its memory; None otherwise (trials ask for ``resources.gpu``)."""
+    estimates its memory, taught by ``study``'s measured peaks; None otherwise (trials
+    ask for ``resources.gpu``)."""
     from hpo.trainables._base import estimate_memory_of
 
     method = estimate_memory_of(trainable)
@@ -116,8 +136,16 @@ def sizer_for(spec: Any, trainable: Any) -> GpuSizer | None:
     memory = cluster_gpu_memory()
     if memory is None:
         return None
-    return GpuSizer(lambda params: method(params, spec.model, spec.data),
-                    spec.resources.cpu, spec.resources.gpu, memory)
+    from hpo.spaces._params import FixedParam
+
+    # A stored trial's params hold what was sampled; the space's fixed values (applied
+    # when their conditions hold) complete them for the estimate.
+    fixed = {p.name: p.value for p in spec.params if isinstance(p, FixedParam) and not p.when}
+    sizer = GpuSizer(lambda params: method({**fixed, **params}, spec.model, spec.data),
+                     spec.resources.cpu, spec.resources.gpu, memory)
+    if study is not None:
+        learn_from_study(sizer, study)
+    return sizer
 
 
 def peak_observer(sizer: GpuSizer) -> Any:

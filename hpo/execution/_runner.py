@@ -273,7 +273,7 @@ def _fit(spec: SearchSpec, trainable: Any, ledger: Any, scheduler: Any, concurre
     if spec.resources.gpu > 0:  # each trial asks for the GPU share its memory needs
         from hpo.execution._gpu_packing import peak_observer, sizer_for
 
-        sizer = sizer_for(spec, trainable)
+        sizer = sizer_for(spec, trainable, ledger.study)
         if sizer is not None:
             resources = sizer
             callbacks.append(peak_observer(sizer))

@@ -85,3 +85,23 @@ def test_the_text_trainable_estimates_lora_far_below_full_fine_tuning() -> None:
     sizer = GpuSizer(lambda p: text.estimate_memory(p, model, {}), 1, 0.0, 4 * GIB)
     assert sizer({"batch_size": 32, "max_length": 64})["gpu"] > \
         sizer({"batch_size": 32, "max_length": 64, "strategy": "lora"})["gpu"]
+
+
+def test_peaks_stored_by_earlier_runs_teach_a_new_driver() -> None:
+    import optuna
+
+    from hpo.storage import attrs
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize")
+    dist = optuna.distributions.CategoricalDistribution(["a", "b"])
+    for size, peak in (("a", 3.0), ("b", 3.0)):
+        study.add_trial(optuna.trial.create_trial(
+            params={"size": size}, distributions={"size": dist}, value=0.5,
+            user_attrs={attrs.metrics_key(1): {"accuracy": 0.5, "gpu_peak_bytes": peak * GIB},
+                        attrs.metrics_key(2): {"accuracy": 0.5}}))
+    study.add_trial(optuna.trial.create_trial(  # no GPU peak: nothing to learn
+        params={"size": "a"}, distributions={"size": dist}, value=0.4))
+    sizer = GpuSizer(lambda p: _est(1.5), cpu=1, gpu=0.0, gpu_memory_bytes=16 * GIB)
+    assert _gpu_packing.learn_from_study(sizer, study) == 2
+    assert sizer.peak(int(1.5 * GIB)) == 3 * GIB  # measured twice the estimate
