@@ -87,7 +87,7 @@ def search(task: Task, budget: float, seed: int, quick: bool, workdir: Path) -> 
         ray.shutdown()
     wall = time.perf_counter() - t0
     shutil.rmtree(temp_dir, ignore_errors=True)
-    if not any("accuracy" in (r.metrics or {}) for r in grid):
+    if not any("accuracy" in (grid[i].metrics or {}) for i in range(len(grid))):
         raise RuntimeError(f"Ray Tune: no trial of {len(grid)} reported accuracy within the "
                            f"{budget:.0f} s budget ({len(grid.errors)} errored)")
     best = grid.get_best_result()
