@@ -123,6 +123,40 @@ def _batches(ids: list[list[int]], labels: list[int], size: int, pad: int, gen: 
         yield input_ids, mask, torch.tensor([labels[i] for i in idx])
 
 
+class _PaddedSplit:
+    """A tokenised training split as padded tensors, built once per trial.
+
+    Batches are rows picked from them and cut to the batch's longest sequence, the
+    same tensors a per-batch padding would build. Without token augmentation (which
+    runs on the CPU) the tensors live on the trial's device, so a GPU never waits on
+    host-side batch building.
+    """
+
+    def __init__(self, ids: list[list[int]], labels: list[int], pad: int, device: str) -> None:
+        import torch
+
+        self.lengths = torch.tensor([len(seq) for seq in ids])
+        width = int(self.lengths.max()) if len(ids) else 0
+        self.ids = torch.full((len(ids), width), pad, dtype=torch.long)
+        self.mask = torch.zeros((len(ids), width), dtype=torch.long)
+        for row, seq in enumerate(ids):
+            self.ids[row, : len(seq)] = torch.tensor(seq)
+            self.mask[row, : len(seq)] = 1
+        self.labels = torch.tensor(labels)
+        self.ids, self.mask, self.labels = (t.to(device) for t in (self.ids, self.mask,
+                                                                     self.labels))
+        self.lengths = self.lengths.to(device)
+
+    def batches(self, size: int, gen: Any) -> Any:
+        import torch
+
+        order = torch.randperm(len(self.labels), generator=gen).tolist()
+        for start in range(0, len(order), size):
+            idx = torch.tensor(order[start:start + size], device=self.labels.device)
+            width = int(self.lengths[idx].max())
+            yield self.ids[idx, :width], self.mask[idx, :width], self.labels[idx]
+
+
 def _evaluate(model: Any, data: tuple[list, list], pad: int) -> tuple[float, float]:
     import torch
 
@@ -180,6 +214,10 @@ def fit_text_classifier(config: dict[str, Any]) -> Any:
     # The GPU Ray assigned to this trial, or the CPU; the precision chosen for it.
     placement = place(str(cfg["precision"]))
 
+    # Token augmentation draws on the CPU: its batches are built there and moved.
+    split = _PaddedSplit(train_ids, train_labels, pad,
+                         "cpu" if augment is not None else placement.device)
+
     def train(accumulation: int, facts: dict[str, float]) -> Any:
         model = prepare_model(_fresh_model(model_path, num_labels, seed, cfg["dropout"]), cfg)
         model.to(placement.device)
@@ -200,8 +238,7 @@ def fit_text_classifier(config: dict[str, Any]) -> Any:
         mix_alpha = float(augment_cfg.embedding_mixup_alpha)
         for epoch in range(int(cfg["epochs"])):
             steps.new_epoch(epoch)
-            for input_ids, mask, labels in _batches(train_ids, train_labels, batch, pad, gen,
-                                                    True):
+            for input_ids, mask, labels in split.batches(batch, gen):
                 if should_stop():
                     return None
                 if augment is not None:

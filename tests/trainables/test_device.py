@@ -138,3 +138,19 @@ def test_fp16_on_the_cpu_is_refused_before_training() -> None:
     ctx = TrialContext(seed=3, model={"name_or_path": "minilm-l6"}, data=TEXT_DATA)
     with use_context(ctx), pytest.raises(ValueError, match="'fp16' needs a GPU"):
         fit_text_classifier({"epochs": 1, "precision": "fp16"})
+
+
+def test_padded_split_batches_are_the_per_batch_padded_ones() -> None:
+    import torch
+
+    from hpo.trainables.text import _batches, _PaddedSplit
+
+    ids = [[5, 6, 7], [8], [9, 10], [11, 12, 13, 14], [15]]
+    labels = [0, 1, 0, 1, 1]
+    split = _PaddedSplit(ids, labels, pad=0, device="cpu")
+    fresh = list(_batches(ids, labels, 2, 0, torch.Generator().manual_seed(4), True))
+    padded = list(split.batches(2, torch.Generator().manual_seed(4)))
+    assert len(fresh) == len(padded) == 3
+    for a, b in zip(fresh, padded):
+        for x, y in zip(a, b):
+            assert torch.equal(x, y)
