@@ -24,4 +24,10 @@ if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null; 
   { apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null; } \
     || echo "setup: could not install dataset-fashion-mnist; the image spaces need it"
 fi
+# The benchmark's third text task reads Debian's fortunes (29 files as classes).
+if [ ! -d /usr/share/games/fortunes ] && command -v apt-get >/dev/null; then
+  { apt-get install -y -qq fortunes >/dev/null 2>&1 \
+    || { apt-get update -qq && apt-get install -y -qq fortunes >/dev/null; }; } \
+    || echo "setup: could not install fortunes; the benchmark's fortunes task needs it"
+fi
 echo "setup: .venv ready ($(.venv/bin/python -c 'import hpo; print("hpo", hpo.__version__)'))"

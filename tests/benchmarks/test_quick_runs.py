@@ -52,7 +52,9 @@ def test_recipe_runs_on_text(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["hpo", "ray", "trainer"])
+# The peers' quick runs take minutes each on two cores: CI runs hpo's, `-m bench` the rest.
+@pytest.mark.parametrize("method", ["hpo", pytest.param("ray", marks=pytest.mark.bench),
+                                    pytest.param("trainer", marks=pytest.mark.bench)])
 def test_search_method_runs_on_text(tmp_path: Path, method: str) -> None:
     (rec,) = _peers(tmp_path, "rt", method)
     if method == "hpo":
@@ -64,11 +66,13 @@ def test_search_method_runs_on_text(tmp_path: Path, method: str) -> None:
                                       "per_device_train_batch_size"}
 
 
+@pytest.mark.bench
 @pytest.mark.slow
 def test_every_method_runs_on_images(tmp_path: Path) -> None:
     _peers(tmp_path, "fmnist", "hpo,ray,trainer,recipe")
 
 
+@pytest.mark.bench
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/usr/share/games/fortunes").is_dir(),
                     reason="Debian's fortunes package is not installed")
@@ -85,6 +89,7 @@ def test_throughput_compare(tmp_path: Path) -> None:
     assert "hpo/plain" in stdout
 
 
+@pytest.mark.bench
 @pytest.mark.slow
 def test_throughput_pair(tmp_path: Path) -> None:
     stdout = _run(str(THROUGHPUT), "--quick", "--pair")
