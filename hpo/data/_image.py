@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hpo.data._assets import packaged_file
-from hpo.data._splits import make_splits, parse_section, standard_columns
+from hpo.data._splits import SplitSection, make_splits, standard_columns
 
 if TYPE_CHECKING:
     import datasets
@@ -33,26 +33,11 @@ FASHION_LABELS = ["t-shirt/top", "trouser", "pullover", "dress", "coat", "sandal
 
 
 @dataclass(frozen=True)
-class ImageData:
+class ImageData(SplitSection):
     """What the ``data`` section of an image space says."""
 
     source: str = "fashion_mnist"
     image_column: str = "image"
-    label_column: str = "label"
-    train_size: int | None = None
-    validation_size: int | float = 0.15
-    test_size: int | float = 0.15
-    seed: int = 0
-    #: ``hpo finalize``: the selection split's size (a count or a fraction of the
-    #: training data), or a file/folder of the same kind as ``source`` (``selection_source``).
-    selection_size: int | float | None = None
-    selection_source: str | None = None
-    #: ``hpo train --full-data``: train on train + validation.
-    full_data: bool = False
-
-    @classmethod
-    def from_section(cls, section: dict[str, Any]) -> ImageData:
-        return parse_section(cls, section)
 
 
 def _idx(path: Path) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -10,6 +11,29 @@ if TYPE_CHECKING:
 
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SplitSection:
+    """What every ``data`` section says about where the data is and how it is split;
+    :class:`~hpo.data.TextData` and :class:`~hpo.data.ImageData` add their columns."""
+
+    source: str = ""
+    label_column: str = "label"
+    train_size: int | None = None
+    validation_size: int | float = 0.15
+    test_size: int | float = 0.15
+    seed: int = 0
+    #: ``hpo finalize``: the selection split's size (a count or a fraction of the
+    #: training data), or a file/folder of the same kind as ``source`` (``selection_source``).
+    selection_size: int | float | None = None
+    selection_source: str | None = None
+    #: ``hpo train --full-data``: train on train + validation.
+    full_data: bool = False
+
+    @classmethod
+    def from_section(cls: type[T], section: dict[str, Any]) -> T:
+        return parse_section(cls, section)
 
 
 def parse_section(cls: type[T], section: dict[str, Any]) -> T:

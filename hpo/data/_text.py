@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpo.data._assets import packaged_file
-from hpo.data._splits import make_splits, parse_section, standard_columns
+from hpo.data._splits import SplitSection, make_splits, standard_columns
 
 if TYPE_CHECKING:
     import datasets
@@ -26,26 +26,11 @@ _SUFFIX_BUILDERS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet"
 
 
 @dataclass(frozen=True)
-class TextData:
+class TextData(SplitSection):
     """What the ``data`` section of a text space says."""
 
     source: str = "rotten_tomatoes"
     text_column: str = "text"
-    label_column: str = "label"
-    train_size: int | None = None
-    validation_size: int | float = 0.15
-    test_size: int | float = 0.15
-    seed: int = 0
-    #: ``hpo finalize``: the selection split's size (a count or a fraction of the
-    #: training data), or a file/folder of the same kind as ``source`` (``selection_source``).
-    selection_size: int | float | None = None
-    selection_source: str | None = None
-    #: ``hpo train --full-data``: train on train + validation.
-    full_data: bool = False
-
-    @classmethod
-    def from_section(cls, section: dict[str, Any]) -> TextData:
-        return parse_section(cls, section)
 
 
 def _rotten_tomatoes() -> datasets.Dataset:
