@@ -1,10 +1,14 @@
-"""A property-based fuzz run of the API from its own OpenAPI document.
+"""A seeded fuzz run of the API with domain-aware values, beside schemathesis' run.
 
-Requests are drawn, with a fixed seed, from the document's operations: path and query
-parameters from a pool of well-formed, malformed and hostile values, bodies from the
-Submission schema's fields with right and wrong types, unknown fields and broken YAML.
-Every answer must be a documented status of its operation (never a 500) and match the
-schema documented for that status.
+``test_schemathesis.py`` draws requests from the OpenAPI document alone, so its bodies
+carry random strings where a space file goes and its ids are random text. This run keeps
+what only knowledge of the domain reaches: valid space files (so submissions succeed, 201,
+and later ones for the same study conflict, 409), YAML that a safe loader must refuse
+(``!!python/object/apply``, unclosed flows), and hostile ids and query values (``../``
+paths, ``%00``, 600-character names, SQL-looking text) for the path and query parameters.
+Requests are drawn, with a fixed seed, from the document's operations; every answer must
+be a documented status of its operation (never a 500) and match the schema documented
+for that status.
 """
 
 from __future__ import annotations
