@@ -123,7 +123,8 @@ class ServiceHandler(DashboardHandler):
             body = self._body() if method in ("POST", "PUT") else None
             if route.body and body is None:
                 raise _api.ApiError(400, "body: a JSON object is required")
-            query = parse_qs(urlsplit(self.path).query)
+            # Blank values kept: ``?offset=`` is a bad offset (400), not a missing one.
+            query = parse_qs(urlsplit(self.path).query, keep_blank_values=True)
             code, payload = route.handler(self.server.app, params, query, body)
             self._json(code, payload)
         except _api.ApiError as exc:
