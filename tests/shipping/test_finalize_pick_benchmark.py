@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+# A smoke run of benchmarks/finalize_pick.py: about 3 minutes on two cores, so only
+# with -m bench (the commands it drives are tested in tests/shipping).
+pytestmark = [pytest.mark.slow, pytest.mark.bench]
 
 
 def test_the_benchmark_runs_end_to_end_on_tiny_data(ray_cluster: None, tmp_path: Path) -> None:
