@@ -130,3 +130,29 @@ def cases(cases_url: str):
     s = Store(cases_url)
     yield s
     s.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium through playwright (never a downloaded browser)."""
+    from tests.dashboard.test_browser import ARGS, CHROMIUM
+
+    playwright_api = pytest.importorskip(
+        "playwright.sync_api", reason="python package 'playwright' not installed")
+    with playwright_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page that collects console errors and page errors in ``page.errors``."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = ctx.new_page()
+    errors: list[str] = []
+    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.errors = errors
+    yield pg
+    ctx.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -22,37 +23,29 @@ playwright_api = pytest.importorskip(
     "playwright.sync_api", reason="python package 'playwright' not installed")
 
 
-@pytest.fixture(scope="module")
-def server(store):
+@contextlib.contextmanager
+def serving(store):
+    """A dashboard server over ``store`` on a free loopback port, in a thread."""
     from hpo.dashboard._server import DashboardServer
 
     srv = DashboardServer(store, "127.0.0.1", 0, refresh_s=1.0)
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1},
                               daemon=True)
     thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
 
 
 @pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+def server(store):
+    with serving(store) as srv:
+        yield srv
 
 
-@pytest.fixture
-def page(browser):
-    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
-    pg = ctx.new_page()
-    errors: list[str] = []
-    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.errors = errors
-    yield pg
-    ctx.close()
+# The browser and page fixtures live in conftest.py (shared with test_browser_truthful).
 
 
 def _open(page, url: str) -> None:

@@ -8,11 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 import sys
-import threading
 
 import pytest
 
-from tests.dashboard.test_browser import ARGS, CHROMIUM, _drawn_marks, _open, _shot
+from tests.dashboard.test_browser import CHROMIUM, _drawn_marks, _open, _shot, serving
 
 pytestmark = [
     pytest.mark.browser,
@@ -25,35 +24,8 @@ playwright_api = pytest.importorskip(
 
 @pytest.fixture(scope="module")
 def server(cases):
-    from hpo.dashboard._server import DashboardServer
-
-    srv = DashboardServer(cases, "127.0.0.1", 0, refresh_s=1.0)
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1},
-                              daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
-    pg = ctx.new_page()
-    errors: list[str] = []
-    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.errors = errors
-    yield pg
-    ctx.close()
+    with serving(cases) as srv:
+        yield srv
 
 
 def _rows(page) -> dict[str, list[str]]:
