@@ -17,6 +17,7 @@ from hpo import results
 from hpo.dashboard import _analysis, _compare, _extract, _figures, _timeline
 from hpo.dashboard._config import Filters
 from hpo.results import Store, StudySnapshot
+from hpo.shipping import keys as shipping_keys
 
 # The panels of a study page, in page order (the page takes this list from the server).
 STUDY_PANELS = ("history", "history_time", "curves", "timeline", "parallel", "slice",
@@ -149,6 +150,10 @@ class Views:
             "metrics": _extract.metric_names(snap),
             "params": [a.name for a in data.axes],
             "multi": len(snap.meta.directions) > 1,
+            # What `hpo finalize` and `hpo export` recorded (docs/shipping.md): the
+            # finalists with their intervals, and which config was exported.
+            "finalize": snap.meta.user_attrs.get(shipping_keys.FINALIZE),
+            "export": snap.meta.user_attrs.get(shipping_keys.EXPORT),
         }
         parts = [json.dumps(head)[:-1]]
         if "table" in panels:

@@ -200,7 +200,34 @@ async function studyPage() {
   }
   const tableBox = el('div', {class: 'panel wide', id: 'panel-table'});
   grid.append(tableBox);
-  app.replaceChildren(el('h1', {}, name), cards, grid);
+  const shipBox = el('div', {class: 'panel wide', id: 'panel-finalists', hidden: true});
+  app.replaceChildren(el('h1', {}, name), cards, shipBox, grid);
+
+  // `hpo finalize` and `hpo export` as the store recorded them: every finalist's mean and
+  // 95 % interval on the selection split, the pick, and the config that was exported.
+  function renderShipping(fin, exp) {
+    if (!fin && !exp) { shipBox.hidden = true; return; }
+    shipBox.hidden = false;
+    const kids = [el('div', {class: 'controls'}, el('b', {}, 'Finalists'), el('span', {class: 'muted'},
+      fin ? `re-run over ${(fin.seeds || []).length} seed(s) in ${fin.study}; picked by ${fin.pick_by === 'lower' ? "the interval's lower bound" : 'mean'}`
+          + (fin.optimism == null ? '' : `; optimism (search minus selection score) ${fmt(fin.optimism)}`)
+          + (fin.running ? ' (a finalize is running)' : '')
+        : 'no finalize recorded'))];
+    if (fin && fin.candidates) {
+      const head = ['', 'trial', 'params', 'search score', 'runs', 'mean', 'std', '95 % interval'];
+      kids.push(el('table', {class: 'finalists'}, el('tr', {}, ...head.map(h => el('th', {}, h))),
+        ...fin.candidates.map(c => el('tr', {class: c.trial === fin.picked ? 'picked' : ''},
+          el('td', {}, c.trial === fin.picked ? 'picked' : ''), el('td', {class: 'num'}, String(c.trial)),
+          el('td', {class: 'note'}, Object.entries(c.params || {}).map(([k, v]) => k + '=' + fmt(v)).join(', ')),
+          el('td', {class: 'num'}, fmt(c.search_score)), el('td', {class: 'num'}, String(c.n)),
+          el('td', {class: 'num'}, fmt(c.mean)), el('td', {class: 'num'}, fmt(c.std)),
+          el('td', {class: 'num'}, c.low == null ? '–' : `[${fmt(c.low)}, ${fmt(c.high)}]`)))));
+    }
+    kids.push(el('p', {class: 'muted', id: 'exported'}, exp
+      ? `exported: trial ${exp.trial} (${exp.source || 'search'}) to ${exp.path} as ${exp.format}`
+      : 'not exported yet (hpo export)'));
+    shipBox.replaceChildren(...kids);
+  }
   let table = null, revision = null;
 
   function fillSelect(sel, values, current) {
@@ -212,6 +239,7 @@ async function studyPage() {
   function render(data, which) {
     const s = data.summary;
     revision = data.revision;
+    renderShipping(data.finalize, data.export);
     cards.replaceChildren(card('state', [stateBadge(s.state, s.state_note), el('div', {class: 'why'}, s.state_note)]),
       card('trials', s.n_trials), card('by state', countsText(s.counts)),
       card('best ' + s.metric, fmt(s.best)), card('direction', s.directions.join(', ')), card('duration', dur(s.duration_s)),
