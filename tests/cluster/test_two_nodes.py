@@ -252,8 +252,11 @@ def test_a_search_submitted_as_a_ray_job(cluster: Cluster, postgres_url: str,
     on the cluster as a Ray job, joins it through the address Ray gives the job, and
     its trials import the user's module from the job's working_dir."""
     dashboard_port = _free_port()
+    # Jobs run through the node's dashboard agent, whose HTTP port is fixed (52365) by
+    # default: another Ray instance on the machine (this suite's own) would hold it.
     _start_head(cluster, "--dashboard-port", str(dashboard_port),
-                "--dashboard-host", "127.0.0.1")
+                "--dashboard-host", "127.0.0.1",
+                "--dashboard-agent-listen-port", str(_free_port()))
     work = _project(tmp_path)
     study = f"ray-job-{uuid.uuid4().hex[:8]}"
     submit = [str(BIN / "ray"), "job", "submit",
@@ -275,8 +278,16 @@ def test_a_search_submitted_as_a_ray_job(cluster: Cluster, postgres_url: str,
         assert time.monotonic() < deadline, cluster.logs()
         assert cluster.procs[0].poll() is None, cluster.logs()
         time.sleep(0.5)
-    out = subprocess.run(submit, cwd=work, env=cluster.user_env, capture_output=True,
-                         text=True, timeout=240)
+    # The head's job API answers before the node's job agent has registered; Ray then
+    # says "No available agent to submit job, please try again later", so try again.
+    deadline = time.monotonic() + 90
+    while True:
+        out = subprocess.run(submit, cwd=work, env=cluster.user_env, capture_output=True,
+                             text=True, timeout=240)
+        if out.returncode == 0 or "No available agent" not in out.stdout + out.stderr \
+                or time.monotonic() > deadline:
+            break
+        time.sleep(2)
     assert out.returncode == 0, (out.stdout + out.stderr)[-4000:] + cluster.logs()
     assert "succeeded" in out.stdout, out.stdout[-2000:]
     trials = _completed(study, postgres_url)
