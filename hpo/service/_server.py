@@ -29,6 +29,8 @@ from hpo.service._auth import bearer_ok
 
 _log = logging.getLogger("hpo.service")
 MAX_BODY = 1024 * 1024
+#: A body larger than MAX_BODY but at most this is read and dropped before the 413.
+DRAIN_LIMIT = 8 * MAX_BODY
 API_PREFIX = "/api/v1/"
 
 
@@ -87,6 +89,17 @@ class ServiceHandler(DashboardHandler):
         except ValueError:
             raise _api.ApiError(400, f"Content-Length: not a number, got {raw_len!r}") from None
         if length > MAX_BODY:
+            # Read (and drop) a body up to a few times the limit before answering, so the
+            # client, still sending, gets the 413 instead of a broken pipe; past that the
+            # connection is closed under it.
+            self.close_connection = True
+            if length <= DRAIN_LIMIT:
+                left = length
+                while left > 0:
+                    chunk = self.rfile.read(min(left, 64 * 1024))
+                    if not chunk:
+                        break
+                    left -= len(chunk)
             raise _api.ApiError(413, f"body: at most {MAX_BODY} bytes, got {length}")
         if length < 0:
             raise _api.ApiError(400, f"Content-Length: negative, got {length}")
