@@ -7,8 +7,8 @@ dashboard and the static report all take their :class:`StudySnapshot` from a
 Optuna's ``RDBStorage.get_all_trials`` builds ORM objects for every row and
 re-reads the whole study on every call, which takes seconds for a study of
 10,000 trials. The store instead reads Optuna's tables (the schema is
-Optuna's own, its table objects taken from the private ``optuna.storages._rdb.models``
-through :mod:`hpo._compat.optuna`) with a few bulk SELECTs, keeps finished trials in
+Optuna's own; its table objects come from :func:`hpo._compat.optuna.rdb_tables`, behind
+that module's canary test) with a few bulk SELECTs, keeps finished trials in
 memory, and on each refresh re-reads only trials that are new, unfinished, or
 finished so recently that a writer may still be adding attributes to them.
 

@@ -70,32 +70,49 @@ class StudyLock:
         if self._engine is None:
             self._engine = sqlalchemy.create_engine(self.storage_url, poolclass=NullPool)
         key = zlib.crc32(self.study_name.encode()) - 2**31  # int4, as the function takes
-        with self._engine.connect() as conn:
-            conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:a, :b)"),
-                         {"a": _PG_NAMESPACE, "b": key})
-            conn.commit()
-            try:
-                yield
-            finally:
-                conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:a, :b)"),
-                             {"a": _PG_NAMESPACE, "b": key})
-                conn.commit()
+        with _advisory_lock(self._engine, _PG_NAMESPACE, key):
+            yield
 
     @contextlib.contextmanager
     def _file_lock(self) -> Iterator[None]:
-        import fcntl
-
         path = sqlite_lock_path(self.storage_url)
         if path is None:  # an in-memory database lives in this process only
             with _LOCAL:
                 yield
             return
-        with open(path, "a+b") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        with _flocked(path):
+            yield
+
+
+@contextlib.contextmanager
+def _advisory_lock(engine: Any, namespace: int, key: int) -> Iterator[None]:
+    """Hold PostgreSQL's session advisory lock ``(namespace, key)`` on a connection of
+    ``engine`` for the block."""
+    import sqlalchemy
+
+    with engine.connect() as conn:
+        conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:a, :b)"),
+                     {"a": namespace, "b": key})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:a, :b)"),
+                         {"a": namespace, "b": key})
+            conn.commit()
+
+
+@contextlib.contextmanager
+def _flocked(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if missing) for the block."""
+    import fcntl
+
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _kind(url: str) -> str:
@@ -132,16 +149,8 @@ def schema_lock(storage_url: str) -> Iterator[None]:
 
         engine = sqlalchemy.create_engine(storage_url, poolclass=NullPool)
         try:
-            with engine.connect() as conn:
-                conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:a, :b)"),
-                             {"a": _SCHEMA_NAMESPACE, "b": _SCHEMA_KEY})
-                conn.commit()
-                try:
-                    yield
-                finally:
-                    conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:a, :b)"),
-                                 {"a": _SCHEMA_NAMESPACE, "b": _SCHEMA_KEY})
-                    conn.commit()
+            with _advisory_lock(engine, _SCHEMA_NAMESPACE, _SCHEMA_KEY):
+                yield
         finally:
             engine.dispose()
         return
@@ -150,18 +159,12 @@ def schema_lock(storage_url: str) -> Iterator[None]:
         with _LOCAL_SCHEMA:
             yield
         return
-    import fcntl
-
     # A file of its own: flock is per open file, so sharing the study lock's file
     # would block a process that holds its study lock and opens the store again.
     path = path.with_name(path.name.replace(".hpo-lock", ".hpo-schema-lock"))
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    with _flocked(path):
+        yield
 
 
 _LOCAL_SCHEMA = threading.RLock()
