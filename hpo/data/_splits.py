@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -83,6 +84,26 @@ def _count(size: int | float, total: int) -> int:
 def _cut(ds: datasets.Dataset, size: int | float, seed: int) -> tuple[Any, Any]:
     parts = ds.train_test_split(test_size=size, seed=seed, stratify_by_column="label")
     return parts["train"], parts["test"]
+
+
+S = TypeVar("S", bound=SplitSection)
+
+
+def section_splits(cfg: S, load_source: Callable[[S], dict[str, datasets.Dataset]],
+                   normalise: Callable[[datasets.Dataset, S], datasets.Dataset]
+                   ) -> tuple[datasets.DatasetDict, dict[str, Any]]:
+    """:func:`make_splits` of what ``cfg`` names: its source's splits through
+    ``normalise``, and the selection split read from ``selection_source`` (its first
+    split) when the section gives one."""
+    splits = {name: normalise(ds, cfg) for name, ds in load_source(cfg).items()}
+    selection = None
+    if cfg.selection_source is not None:
+        given = load_source(dataclasses.replace(cfg, source=cfg.selection_source))
+        selection = normalise(given[next(iter(given))], cfg)
+    return make_splits(splits, source=cfg.source, seed=cfg.seed, train_size=cfg.train_size,
+                       validation_size=cfg.validation_size, test_size=cfg.test_size,
+                       selection_size=cfg.selection_size, selection=selection,
+                       full_data=cfg.full_data)
 
 
 def make_splits(

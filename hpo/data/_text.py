@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpo.data._assets import packaged_file
-from hpo.data._splits import SplitSection, make_splits, standard_columns
+from hpo.data._splits import SplitSection, section_splits, standard_columns
 
 if TYPE_CHECKING:
     import datasets
@@ -87,19 +87,6 @@ def load_text_data(section: dict[str, Any]) -> tuple[datasets.DatasetDict, dict[
         came from and how they were cut (stored with the study).
     """
     cfg = TextData.from_section(section)
-    loaded = _load_source(cfg)
-    splits = {name: _normalise(ds, cfg) for name, ds in loaded.items()}
-    return make_splits(splits, source=cfg.source, seed=cfg.seed, train_size=cfg.train_size,
-                       validation_size=cfg.validation_size, test_size=cfg.test_size,
-                       selection_size=cfg.selection_size, selection=_given_selection(cfg),
-                       full_data=cfg.full_data)
+    return section_splits(cfg, _load_source, _normalise)
 
 
-def _given_selection(cfg: TextData) -> datasets.Dataset | None:
-    """The selection split read from ``selection_source`` (its first split), if given."""
-    if cfg.selection_source is None:
-        return None
-    import dataclasses
-
-    given = _load_source(dataclasses.replace(cfg, source=cfg.selection_source))
-    return _normalise(given[next(iter(given))], cfg)
