@@ -13,8 +13,8 @@
 
 Run it alone on a quiet machine (it trains 25 + 15 full runs after the search)::
 
-    python benchmarks/finalize_pick.py
-    python benchmarks/finalize_pick.py --train-size 60 --validation-size 40 --test-size 60 \\
+    python -m benchmarks.finalize_pick --out benchmarks/results/finalize_pick.jsonl
+    python -m benchmarks.finalize_pick --train-size 60 --validation-size 40 --test-size 60 \\
         --trials 2 --top-k 2 --seeds 2 --epochs 1          # a tiny smoke setting
 """
 
@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--pick", choices=("mean", "lower"), default="mean")
     p.add_argument("--storage", default="sqlite:///hpo-results/finalize_pick.db")
     p.add_argument("--study", default=None)
+    p.add_argument("--out", default=None,
+                   help="append the result as one JSON line to this file (e.g. "
+                        "benchmarks/results/finalize_pick.jsonl)")
     return p
 
 
@@ -145,7 +148,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           f"{out['optimism']['best_test']:+.4f}")
     print(f"times: search {search_s:.0f} s, finalize {finalize_s:.0f} s, retrains "
           f"{retrain_s:.0f} s, total {time.time() - t0:.0f} s")
+    if args.out:
+        _append(Path(args.out), args, out)
     return out
+
+
+def _append(path: Path, args: argparse.Namespace, out: dict[str, Any]) -> None:
+    import json
+    import os
+    import platform
+
+    import optuna
+    import ray
+    import torch
+
+    line = {"date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+            "args": vars(args), "machine": f"{platform.node()} ({os.cpu_count()} cpus)",
+            "versions": {"optuna": optuna.__version__, "ray": ray.__version__,
+                         "torch": torch.__version__}, **out}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        f.write(json.dumps(line, default=str) + "\n")
 
 
 if __name__ == "__main__":
