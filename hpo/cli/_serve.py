@@ -18,6 +18,10 @@ def _serve(args: argparse.Namespace) -> int:
     except ServiceConfigError as exc:
         print(f"hpo serve: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.answer_max_age < 0:
+        print(f"hpo serve: --answer-max-age: must be >= 0, got {args.answer_max_age}",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
     if args.max_running < 1:
         print(f"hpo serve: --max-running: must be at least 1, got {args.max_running}",
               file=sys.stderr)
@@ -35,7 +39,8 @@ def _serve(args: argparse.Namespace) -> int:
         service = Service(args.storage, launcher, host=args.host, port=args.port, token=token,
                           cors_origin=args.cors_origin, max_running=args.max_running,
                           spaces_dir=Path(args.spaces_dir) if args.spaces_dir else None,
-                          allow_custom=args.allow_custom_code)
+                          allow_custom=args.allow_custom_code,
+                          answer_max_age_s=args.answer_max_age)
     except (ValueError, OSError) as exc:
         launcher.close()
         print(f"hpo serve: {exc}", file=sys.stderr)
@@ -81,4 +86,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="let submitted spaces name code to import (module:function)")
     p.add_argument("--cors-origin", metavar="ORIGIN",
                    help="one browser origin allowed to call the API (default: none)")
+    p.add_argument("--answer-max-age", type=float, default=1.0, metavar="SECONDS",
+                   help="how long one answer of a status, trials or list request serves "
+                        "every client asking the same (default 1; 0: read the store for "
+                        "each request)")
     p.set_defaults(func=_serve)

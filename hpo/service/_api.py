@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hpo.service._answers import AnswerCache
 from hpo.service._queue import ACTIVE, STATES, Job, JobConflict, JobQueue
 from hpo.service._submission import (
     SubmissionError,
@@ -43,6 +44,12 @@ class App:
     spaces_dir: Path | None = None
     allow_custom: bool = False
     on_change: Callable[[], None] = field(default=lambda: None)  # wakes the dispatcher
+    answers: AnswerCache = field(default_factory=AnswerCache)  # read routes' recent answers
+
+    def changed(self) -> None:
+        """After a write through the API: no reused answer hides it; wake the dispatcher."""
+        self.answers.clear()
+        self.on_change()
 
 
 Query = dict[str, list[str]]
@@ -62,6 +69,7 @@ class Route:
     query: tuple[tuple[str, str, str], ...] = ()  # (name, JSON type, description)
     body: str | None = None  # request schema name
     errors: tuple[int, ...] = ()
+    reuse: bool = False  # a read whose answer may serve others for App.answers.max_age_s
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -177,7 +185,7 @@ def submit(app: App, _p: dict[str, str], _q: Query, body: Any) -> tuple[int, Any
         raise ApiError(exc.status, str(exc)) from None
     except JobConflict as exc:
         raise ApiError(409, f"study: {exc}") from None
-    app.on_change()
+    app.changed()
     return 201, job.to_json()
 
 
@@ -211,7 +219,7 @@ def cancel(app: App, params: dict[str, str], _q: Query, _b: Any) -> tuple[int, A
         job = app.queue.cancel(job.id)
     except JobConflict as exc:
         raise ApiError(409, f"id: {exc}") from None
-    app.on_change()
+    app.changed()
     return 202, job.to_json()
 
 
@@ -268,13 +276,14 @@ _PAGE = (("offset", "integer", "first trial (by number) of the page, default 0")
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/searches", list_searches, "List searches, oldest first", "SearchList",
           query=(("state", "string", "only searches in this state (repeatable)"),
-                 ("study", "string", "only searches of this study")), errors=(400,)),
+                 ("study", "string", "only searches of this study")), errors=(400,),
+          reuse=True),
     Route("POST", "/api/v1/searches", submit, "Submit a search to the queue", "Search",
           status=201, body="Submission", errors=(400, 404, 409, 413, 415, 422)),
     Route("GET", "/api/v1/searches/{id}", status, "One search: its state and progress",
-          "SearchStatus", errors=(400, 404)),
+          "SearchStatus", errors=(400, 404), reuse=True),
     Route("GET", "/api/v1/searches/{id}/trials", trials, "The search's trials, paged",
-          "TrialPage", query=_PAGE, errors=(400, 404)),
+          "TrialPage", query=_PAGE, errors=(400, 404), reuse=True),
     Route("POST", "/api/v1/searches/{id}/cancel", cancel, "Cancel a search", "Search",
           status=202, errors=(400, 404, 409)),
     Route("DELETE", "/api/v1/searches/{id}", cancel, "Cancel a search (same as POST .../cancel)",
@@ -286,10 +295,23 @@ ROUTES: tuple[Route, ...] = (
           "trial, or ?trial=N", "Bundle",
           query=(("trial", "integer", "this trial's bundle instead"),), errors=(400, 404)),
     Route("GET", "/api/v1/studies", studies, "Summaries of every study in the store",
-          "StudyList", errors=(503,)),
+          "StudyList", errors=(503,), reuse=True),
     Route("GET", "/api/v1/spaces", spaces, "The shipped spaces a submission may name",
           "SpaceList"),
 )
+
+
+def answer(app: App, route: Route, params: dict[str, str], query: Query,
+           body: Any) -> tuple[int, Any]:
+    """``route``'s answer; a reusable read comes from ``app.answers`` when fresh enough.
+
+    Errors are never reused (an :class:`ApiError` passes through each time).
+    """
+    if not route.reuse:
+        return route.handler(app, params, query, body)
+    key = (route.path, tuple(sorted(params.items())),
+           tuple(sorted((k, tuple(v)) for k, v in query.items())))
+    return app.answers.get(key, lambda: route.handler(app, params, query, body))
 
 
 def match(method: str, path: str) -> tuple[Route, dict[str, str]]:

@@ -120,6 +120,11 @@ def _operation(route: Route, secured: bool) -> dict[str, Any]:
         responses.setdefault(str(code), _json("Error", code))
     op: dict[str, Any] = {"operationId": op_id, "summary": route.summary,
                           "responses": responses}
+    if route.reuse:
+        op["description"] = ("The answer may be up to the server's --answer-max-age seconds "
+                             "old (default 1 s), shared by every client that asks within "
+                             "that time; submits and cancels through this server show at "
+                             "once.")
     if params:
         op["parameters"] = params
     if route.body:

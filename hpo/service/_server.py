@@ -138,7 +138,7 @@ class ServiceHandler(DashboardHandler):
                 raise _api.ApiError(400, "body: a JSON object is required")
             # Blank values kept: ``?offset=`` is a bad offset (400), not a missing one.
             query = parse_qs(urlsplit(self.path).query, keep_blank_values=True)
-            code, payload = route.handler(self.server.app, params, query, body)
+            code, payload = _api.answer(self.server.app, route, params, query, body)
             self._json(code, payload)
         except _api.ApiError as exc:
             self._fail(exc.status, str(exc))

@@ -33,14 +33,18 @@ class Service:
         max_running: searches run at once.
         spaces_dir: the shipped spaces a submission may name.
         allow_custom: let submitted spaces name code to import (``module:function``).
+        answer_max_age_s: how long one answer of a read route serves every client
+            (:class:`hpo.service._answers.AnswerCache`; 0 reads the store every time).
     """
 
     def __init__(self, storage: str | None, launcher: Launcher | None, *,
                  host: str = "127.0.0.1", port: int = 8080, token: str | None = None,
                  cors_origin: str | None = None, max_running: int = 1,
                  spaces_dir: Path | None = None, allow_custom: bool = False,
-                 poll_s: float = 1.0, cancel_grace_s: float = 30.0) -> None:
+                 poll_s: float = 1.0, cancel_grace_s: float = 30.0,
+                 answer_max_age_s: float = 1.0) -> None:
         from hpo.results import Store
+        from hpo.service._answers import AnswerCache
         from hpo.service._auth import check_bind
         from hpo.storage import resolve_url
         from hpo.storage._url import open_storage
@@ -57,7 +61,8 @@ class Service:
         wake = self.dispatcher.wake if self.dispatcher is not None else (lambda: None)
         app = App(queue=self.queue, store=self.store,
                   spaces_dir=spaces_dir if spaces_dir is not None else default_spaces_dir(),
-                  allow_custom=allow_custom, on_change=wake)
+                  allow_custom=allow_custom, on_change=wake,
+                  answers=AnswerCache(answer_max_age_s))
         self.server = ServiceServer(app, host, port, token, cors_origin)
         self._thread: threading.Thread | None = None
 

@@ -136,3 +136,40 @@ def test_a_blank_query_value_is_refused_not_taken_for_absent(make_service: Any) 
     assert got == 400 and "state: unknown state ''" in err["error"], err
     got, err = call(base, "GET", "/api/v1/searches?study=")
     assert got == 400 and "study" in err["error"], err
+
+
+def test_polls_share_recent_answers_and_see_writes_at_once(make_service: Any) -> None:
+    """Many status polls within the answer age cost one read; the server's own writes
+    show at once; a change made elsewhere shows once the answer is older than its age."""
+    import time
+
+    svc = make_service(answer_max_age_s=0.5)
+    base = svc.url_http
+    _, job = call(base, "POST", "/api/v1/searches", {"space": space_text("svc-age")})
+    answers = svc.server.app.answers
+    reads = answers.reads
+    for _ in range(20):
+        code, status = call(base, "GET", f"/api/v1/searches/{job['id']}")
+        assert code == 200 and status["state"] == "queued"
+    assert answers.reads - reads <= 2  # one read, two if the 20 polls crossed 0.5 s
+
+    # Written elsewhere (here: straight into the queue, as a job's driver does).
+    svc.queue.finish(job["id"], "failed", "driver crashed")
+    _, status = call(base, "GET", f"/api/v1/searches/{job['id']}")
+    seen_at = time.monotonic()
+    while status["state"] != "failed":
+        assert time.monotonic() - seen_at < 0.5 + 0.5, "a stale answer outlived its age"
+        time.sleep(0.05)
+        _, status = call(base, "GET", f"/api/v1/searches/{job['id']}")
+    assert status["reason"] == "driver crashed"
+
+    # Through the server: submit shows at once in the list it had answered before.
+    _, listed = call(base, "GET", "/api/v1/searches")
+    _, second = call(base, "POST", "/api/v1/searches", {"space": space_text("svc-age-2")})
+    _, listed = call(base, "GET", "/api/v1/searches")
+    assert second["id"] in [j["id"] for j in listed["searches"]]
+    _, status = call(base, "GET", f"/api/v1/searches/{second['id']}")
+    assert status["state"] == "queued"
+    call(base, "POST", f"/api/v1/searches/{second['id']}/cancel")
+    _, status = call(base, "GET", f"/api/v1/searches/{second['id']}")
+    assert status["state"] == "cancelled"
