@@ -1,14 +1,16 @@
 """Status polls against ``hpo serve`` while two searches run, on loopback, bounded in time.
 
-One server (its own one-node Ray cluster) runs two searches of the synthetic trainable
-twice, side by side in one run: first with nobody asking, then while ``--pollers``
-threads poll ``GET /api/v1/searches/{id}`` as fast as answers come. It prints the
-requests per second, the latency percentiles of the polls, and each phase's trial
+One server (its own one-node Ray cluster) per ``--max-ages`` value, one after the other,
+runs two searches of the synthetic trainable twice, side by side in one run: first with
+nobody asking, then while ``--pollers`` threads poll ``GET /api/v1/searches/{id}`` as
+fast as answers come (or every ``--interval`` s). It prints the requests per second,
+the latency percentiles of the polls, the server's CPU seconds, and each phase's trial
 throughput (trials finished per second of the searches' wall time, from the store), so
 the polls' effect on the searches can be read beside it.
 
     python benchmarks/service_load.py                 # 2 x 16 trials per phase, 8 pollers
     python benchmarks/service_load.py --pollers 32 --interval 1   # 32 clients, 1 poll/s each
+    python benchmarks/service_load.py --max-ages 0,1 --rounds 2   # no reuse beside 1 s reuse
 """
 
 from __future__ import annotations
@@ -111,6 +113,36 @@ def _phase(base: str, tag: str, trials: int, sleep: float, pollers: int,
     return out
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _server(work: Path, max_age: float) -> tuple[subprocess.Popen[bytes], str, Any]:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = open(work / f"serve-{max_age:g}.log", "w")  # closed by the caller
+    cwd = work / f"cwd-{max_age:g}"
+    cwd.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "hpo", "serve", "--port", str(port),
+                             "--storage", f"sqlite:///{work / f'store-{max_age:g}.db'}",
+                             "--num-cpus", "2", "--max-running", "2",
+                             "--answer-max-age", str(max_age)], cwd=cwd, stdout=log,
+                            stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    deadline = time.monotonic() + 300
+    while True:
+        try:
+            _call(base, "GET", "/api/v1/searches")
+            return proc, base, log
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                log.close()
+                raise RuntimeError((work / f"serve-{max_age:g}.log").read_text()) from None
+            time.sleep(0.5)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=16, help="trials per search")
@@ -118,42 +150,47 @@ def main() -> int:
     ap.add_argument("--pollers", type=int, default=8, help="polling threads")
     ap.add_argument("--interval", type=float, default=0.0,
                     help="seconds each poller waits between polls (default 0: back to back)")
+    ap.add_argument("--max-ages", default="1",
+                    help="comma-separated --answer-max-age values, one server each, run "
+                         "one after the other (e.g. 0,1: reading the store for every poll "
+                         "beside reusing answers for 1 s)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="quiet/polled phase pairs per server (the spread of the quiet "
+                         "phases is the noise)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="hpo-load-"))
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = open(work / "serve.log", "w")  # closed in the finally below
-    (work / "cwd").mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "hpo", "serve", "--port", str(port),
-                             "--storage", f"sqlite:///{work / 'store.db'}", "--num-cpus", "2",
-                             "--max-running", "2"], cwd=work / "cwd", stdout=log,
-                            stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                _call(base, "GET", "/api/v1/searches")
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    print((work / "serve.log").read_text(), file=sys.stderr)
-                    return 1
-                time.sleep(0.5)
-        results = [_phase(base, "quiet", args.trials, args.sleep, 0),
-                   _phase(base, "polled", args.trials, args.sleep, args.pollers,
-                          args.interval)]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
-        log.close()
-    for r in results:
-        print(json.dumps(r))
-    quiet, polled = results
-    print(f"polls: {polled.get('rps', 0):.0f} requests/s from {args.pollers} threads, "
-          f"p50 {polled.get('p50_ms', 0):.1f} ms, p99 {polled.get('p99_ms', 0):.1f} ms, "
-          f"{polled['errors']} errors; trial throughput {quiet['trials_per_s']:.3f}/s quiet, "
-          f"{polled['trials_per_s']:.3f}/s polled "
-          f"({(polled['trials_per_s'] / quiet['trials_per_s'] - 1) * 100:+.1f} %)")
+    rows: list[dict[str, Any]] = []
+    for max_age in [float(a) for a in args.max_ages.split(",")]:
+        proc, base, log = _server(work, max_age)
+        try:
+            for r in range(args.rounds):
+                for tag, pollers in (("quiet", 0), ("polled", args.pollers)):
+                    cpu0 = _cpu_s(proc.pid)
+                    row = _phase(base, f"{tag}-{max_age:g}-{r}", args.trials, args.sleep,
+                                 pollers, args.interval)
+                    row.update(max_age=max_age, round=r, kind=tag,
+                               server_cpu_s=_cpu_s(proc.pid) - cpu0)
+                    rows.append(row)
+                    print(json.dumps(row), flush=True)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+            log.close()
+    for max_age in sorted({r["max_age"] for r in rows}):
+        mine = [r for r in rows if r["max_age"] == max_age]
+        quiet = [r["trials_per_s"] for r in mine if r["kind"] == "quiet"]
+        for r in (r for r in mine if r["kind"] == "polled"):
+            q = quiet[r["round"]]
+            print(f"--answer-max-age {max_age:g} round {r['round']}: "
+                  f"{r.get('rps', 0):.0f} requests/s from {args.pollers} clients, "
+                  f"p50 {r.get('p50_ms', 0):.1f} ms, p99 {r.get('p99_ms', 0):.1f} ms, "
+                  f"{r['errors']} errors; server CPU {r['server_cpu_s']:.2f} s polled "
+                  f"(quiet {mine[2 * r['round']]['server_cpu_s']:.2f} s); trial throughput "
+                  f"{q:.3f}/s quiet, {r['trials_per_s']:.3f}/s polled "
+                  f"({(r['trials_per_s'] / q - 1) * 100:+.1f} %)")
+        if len(quiet) > 1:
+            print(f"--answer-max-age {max_age:g}: quiet phases {min(quiet):.3f}-"
+                  f"{max(quiet):.3f}/s ({(max(quiet) / min(quiet) - 1) * 100:.1f} % apart)")
     return 0
 
 
