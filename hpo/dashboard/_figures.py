@@ -25,6 +25,7 @@ from hpo.dashboard._analysis import ADVISED_TRIALS, Contour, Importance, Pareto,
 from hpo.dashboard._compare import Progress, StepBand
 from hpo.dashboard._extract import Curves, History, ParamAxis, ParamData
 from hpo.dashboard._timeline import Timeline
+from hpo.dashboard._zone import UTC, Zone
 
 STATE_COLORS = {"COMPLETE": "#1f77b4", "PRUNED": "#ff7f0e", "FAIL": "#d62728",
                 "RUNNING": "#2ca02c", "WAITING": "#9467bd"}
@@ -99,7 +100,7 @@ def history_figure(h: History, by: str = "number") -> go.Figure:
         fig.update_xaxes(title_text="trial number")
     else:
         # Elapsed time rather than dates: numbers keep thousands of marks one compact
-        # path, and a search's progress reads in its own units (the timeline has the UTC).
+        # path, and a search's progress reads in its own units (the timeline has clock times).
         fig.update_xaxes(title_text=f"time the trial ended, since the study's first trial "
                                     f"({unit})", rangemode="tozero")
     for state, symbol in (("PRUNED", "x"), ("FAIL", "circle-x")):
@@ -202,7 +203,8 @@ def _dash_bundle(fig: go.Figure, xs: np.ndarray, values: list[float], state: str
 
 
 def _date_stamp(t: float) -> str:
-    """UTC epoch seconds as a plotly path coordinate on a date axis (``_`` for the space)."""
+    """Epoch seconds (already shifted to the page's zone) as a plotly path coordinate on a
+    date axis, which reads it as UTC (``_`` for the space)."""
     import datetime as dt
 
     return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%d_%H:%M:%S.%f")[:-3]
@@ -515,19 +517,22 @@ def _step_envelope(ts: tuple[float, ...], ns: tuple[int, ...], buckets: int = 80
     return out_t, out_n
 
 
-def _bars_path(bars: list[Any], lane_ix: dict[str, int]) -> str:
+def _bars_path(bars: list[Any], lane_ix: dict[str, int], zone: Zone) -> str:
     """One SVG path of horizontal segments, one per bar, in data coordinates.
 
     On a date axis plotly reads path coordinates as dates, written with ``_`` for the
-    space (UTC, millisecond precision).
+    space (millisecond precision), in ``zone``'s wall-clock time.
     """
     stamp = _date_stamp
-    return "".join(f"M{stamp(b.start)},{lane_ix[b.lane]}L{stamp(b.end)},{lane_ix[b.lane]}"
-                   for b in bars)
+    starts = zone.shift([b.start for b in bars]).tolist()
+    ends = zone.shift([b.end for b in bars]).tolist()
+    return "".join(f"M{stamp(s)},{lane_ix[b.lane]}L{stamp(e)},{lane_ix[b.lane]}"
+                   for b, s, e in zip(bars, starts, ends, strict=True))
 
 
-def timeline_figure(t: Timeline) -> go.Figure:
-    """Trials as bars per worker lane, coloured by state, over the number running."""
+def timeline_figure(t: Timeline, zone: Zone = UTC) -> go.Figure:
+    """Trials as bars per worker lane, coloured by state, over the number running; the
+    time axis reads ``zone``'s clocks and names it."""
     title = "Timeline of trials per " + ("host lane (workers packed)" if t.packed else "worker")
     if not t.bars:
         return empty_figure(title, "No trial has started yet.")
@@ -545,7 +550,7 @@ def timeline_figure(t: Timeline) -> go.Figure:
         n = len(group)
         if n > MAX_LINES:
             # Above the grid, below the traces: failure marks and running bars stay on top.
-            fig.add_shape(type="path", path=_bars_path(group, lane_ix), xref="x", yref="y",
+            fig.add_shape(type="path", path=_bars_path(group, lane_ix, zone), xref="x", yref="y",
                           line={"color": color, "width": width}, layer="between",
                           name=f"{state.lower()} ({n})", showlegend=False, legendgroup=state)
             _legend_entry(fig, f"{state.lower()} ({n})", state, min(width, 8.0), 1.0,
@@ -554,7 +559,8 @@ def timeline_figure(t: Timeline) -> go.Figure:
             x = np.full(3 * n, _NAN)  # epoch ms need float64
             y = np.full(3 * n, _NAN, dtype=np.float32)
             num = np.full(3 * n, _NAN, dtype=np.float32)
-            x[0::3], x[1::3] = _ms([b.start for b in group]), _ms([b.end for b in group])
+            x[0::3] = _ms(zone.shift([b.start for b in group]))
+            x[1::3] = _ms(zone.shift([b.end for b in group]))
             y[0::3] = y[1::3] = [lane_ix[b.lane] for b in group]
             num[0::3] = num[1::3] = [b.number for b in group]
             fig.add_trace(go.Scatter(x=x, y=y, customdata=num, mode="lines",
@@ -565,7 +571,7 @@ def timeline_figure(t: Timeline) -> go.Figure:
         # Colour already says "pruned"; per-trial marks only while they stay legible.
         if state == "FAIL" or (state == "PRUNED" and n <= MAX_MARKS):
             fig.add_trace(go.Scatter(
-                x=_ms([b.end for b in group]), y=[lane_ix[b.lane] for b in group],
+                x=_ms(zone.shift([b.end for b in group])), y=[lane_ix[b.lane] for b in group],
                 customdata=np.asarray([b.number for b in group], dtype=np.float32),
                 text=_notes([b.note for b in group]),
                 mode="markers", showlegend=False, legendgroup=state,
@@ -573,7 +579,7 @@ def timeline_figure(t: Timeline) -> go.Figure:
                         "color": color, "line": {"width": 1, "color": "#333"}},
                 hovertemplate="trial %{customdata} %{text}<extra></extra>"), row=1, col=1)
     ct, cn = _step_envelope(t.concurrency_t, t.concurrency_n)
-    fig.add_trace(go.Scatter(x=_ms(ct), y=np.asarray(cn),
+    fig.add_trace(go.Scatter(x=_ms(zone.shift(ct)), y=np.asarray(cn),
                              mode="lines", line={"shape": "hv", "color": "#555"},
                              name="trials running", fill="tozeroy",
                              hovertemplate="%{y} running<extra></extra>"), row=2, col=1)
@@ -581,7 +587,8 @@ def timeline_figure(t: Timeline) -> go.Figure:
                      row=1, col=1, showgrid=False)
     fig.update_yaxes(title_text="running", row=2, col=1)
     fig.update_xaxes(type="date", row=1, col=1)
-    fig.update_xaxes(type="date", title_text="time (UTC)", row=2, col=1)
+    at = t.bars[0].start if t.bars else None
+    fig.update_xaxes(type="date", title_text=f"time ({zone.label(at)})", row=2, col=1)
     height = max(HEIGHT, min(900, 120 + 22 * rows))
     return _layout(fig, title, height=height, margin={"l": 140, "r": 20, "t": 50, "b": 50},
                    hovermode="closest")

@@ -8,6 +8,7 @@ Routes (all GET)::
     /compare?study=a&study=b   comparison of studies
     /api/studies           summaries of every study
     /api/study/<name>?panel=history&panel=curves&metric=eval_loss&x=lr&y=wd&evaluator=fanova
+                           [&tz=Europe/Berlin]  (the timeline's clock; UTC without it)
                            &style=interactive (WebGL parallel coordinates)
     /api/compare?study=a&study=b&panel=best_vs_time[&dashboard=1][&metric=eval_loss]
     /api/revision?study=a[&study=b]   cheap change counters for live polling
@@ -204,7 +205,8 @@ class _Handler(BaseHTTPRequestHandler):
             for p in panels:
                 if p not in STUDY_PANELS and p != "table":
                     raise ValueError(f"unknown panel {p!r}; choose from {list(STUDY_PANELS)}")
-            opts = {k: one[k] for k in ("metric", "x", "y", "evaluator", "style") if one.get(k)}
+            opts = {k: one[k] for k in ("metric", "x", "y", "evaluator", "style", "tz")
+                    if one.get(k)}
             body = srv.views.study(name, panels, opts)
         elif what == "compare":
             board = srv.dashboard if one.get("dashboard") else None

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from bisect import bisect_left
 from dataclasses import dataclass
 
+from hpo.dashboard._zone import UTC, Zone
 from hpo.results import StudySnapshot, TrialRecord, stop_note
 from hpo.results._state import silent_note
 from hpo.results._summary import end_time
@@ -56,8 +56,9 @@ def _pack(items: list[tuple[float, float, int]]) -> list[int]:
     return out
 
 
-def timeline(snap: StudySnapshot, now: float | None = None) -> Timeline:
-    """Trials per worker (or packed lanes per host when workers are many)."""
+def timeline(snap: StudySnapshot, now: float | None = None, zone: Zone = UTC) -> Timeline:
+    """Trials per worker (or packed lanes per host when workers are many); clock times in
+    notes are in ``zone``."""
     now = time.time() if now is None else now
     # An orphan's bar ends at its driver's last heartbeat, when it was last known to run.
     runs = [(r, r.start, end_time(r, now) or now) for r in snap.trials if r.start is not None]
@@ -77,7 +78,8 @@ def timeline(snap: StudySnapshot, now: float | None = None) -> Timeline:
     else:
         labels = workers
     bars = tuple(Bar(r.number, labels[i], starts[i], ends[i], r.state,
-                     _bar_note(r, ends[i]) or silent_note(r, now)) for i, r in enumerate(recs))
+                     _bar_note(r, ends[i], zone) or silent_note(r, now))
+                 for i, r in enumerate(recs))
 
     def lane_key(lane: str) -> tuple[str, int]:
         head, _, tail = lane.rpartition(" #" if packed else ":")
@@ -97,17 +99,13 @@ def timeline(snap: StudySnapshot, now: float | None = None) -> Timeline:
     return Timeline(tuple(sorted(set(labels), key=lane_key)), bars, packed, tuple(ts), tuple(ns))
 
 
-def _bar_note(rec: TrialRecord, end: float) -> str:
+def _bar_note(rec: TrialRecord, end: float, zone: Zone) -> str:
     """The trial's stop note; an orphan's also says where its bar ends and why."""
     note = stop_note(rec)
     if rec.user_attrs.get(attrs.ORPHANED) and rec.complete is not None and rec.complete > end:
-        note += (f" (drawn to its last heartbeat, {_utc(end)}; marked failed {_utc(rec.complete)}"
-                 " by the next driver)")
+        note += (f" (drawn to its last heartbeat, {zone.clock(end)}; marked failed "
+                 f"{zone.clock(rec.complete)} by the next driver)")
     return note
-
-
-def _utc(t: float) -> str:
-    return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%H:%M:%S UTC")
 
 
 def compute_at(snap: StudySnapshot, times: list[float], now: float | None = None) -> list[float]:

@@ -14,7 +14,7 @@ from dataclasses import asdict
 from typing import Any
 
 from hpo import results
-from hpo.dashboard import _analysis, _compare, _extract, _figures, _timeline
+from hpo.dashboard import _analysis, _compare, _extract, _figures, _timeline, _zone
 from hpo.dashboard._config import Filters
 from hpo.results import Store, StudySnapshot
 from hpo.shipping import keys as shipping_keys
@@ -80,8 +80,18 @@ def study_figure(snap: StudySnapshot, panel: str, opts: dict[str, str]) -> Any:
         p = _analysis.pareto(snap)
         return None if p is None else _figures.pareto_figure(p)
     if panel == "timeline":
-        return _figures.timeline_figure(_timeline.timeline(snap))
+        zone = page_zone(opts.get("tz"))
+        return _figures.timeline_figure(_timeline.timeline(snap, zone=zone), zone)
     raise KeyError(f"unknown panel {panel!r}; choose from {list(STUDY_PANELS)}")
+
+
+def page_zone(name: str | None) -> _zone.Zone:
+    """The browser's zone, or UTC when this machine does not know it (no tz database):
+    the axis then names UTC, so the page stays truthful rather than failing."""
+    try:
+        return _zone.zone(name)
+    except ValueError:
+        return _zone.UTC
 
 
 class Views:
@@ -164,7 +174,9 @@ class Views:
         for panel in panels:
             if panel == "table":
                 continue
-            key_opts = tuple(sorted(opts.items()))
+            # Only the timeline draws clock times: other panels share one entry per zone.
+            key_opts = tuple(sorted((k, v) for k, v in opts.items()
+                                    if k != "tz" or panel == "timeline"))
             fig_json = self._cached((name, snap.revision, panel, key_opts),
                                     lambda p=panel: _fig_json(study_figure(snap, p, opts)))
             figs.append(f"{json.dumps(panel)}: {fig_json}")

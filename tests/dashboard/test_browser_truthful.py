@@ -65,16 +65,43 @@ def test_studies_list_counts_and_states_agree_with_the_store(server, page, cases
     assert page.errors == []
 
 
-def test_header_clock_is_utc_like_the_axes(server, page):
-    _open(page, server.url)
-    page.wait_for_function("() => document.getElementById('live').textContent.includes('updated')",
-                           timeout=10000)
-    text = page.inner_text("#live")
-    stamp = re.search(r"(\d\d):(\d\d):(\d\d) UTC", text)
-    assert stamp, text
-    now = dt.datetime.now(dt.timezone.utc)
-    shown = now.replace(hour=int(stamp[1]), minute=int(stamp[2]), second=int(stamp[3]))
-    assert abs((now - shown).total_seconds()) < 30
+@pytest.mark.parametrize("tz", ["Asia/Tokyo", "UTC"])
+def test_one_time_zone_the_browsers_labelled(server, browser, tz):
+    """The header clock and the timeline's axis and notes read the browser's zone, named.
+    (Tokyo: +09:00 all year, and Chromium reports it by its canonical name, as it does not
+    for Kolkata, which it calls Asia/Calcutta.)"""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, timezone_id=tz)
+    page = ctx.new_page()
+    try:
+        _open(page, server.url + "study/h17-queue")
+        page.wait_for_function(
+            "() => document.getElementById('live').textContent.includes('updated')",
+            timeout=10000)
+        text = page.inner_text("#live")
+        stamp = re.search(r"(\d\d):(\d\d):(\d\d) " + re.escape(tz), text)
+        assert stamp, text
+        now = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=9 if tz != "UTC" else 0)
+        shown = now.replace(hour=int(stamp[1]), minute=int(stamp[2]), second=int(stamp[3]))
+        assert abs((now - shown).total_seconds()) < 30
+        label = "Asia/Tokyo, UTC+09:00" if tz != "UTC" else "UTC"
+        assert page.evaluate("() => document.querySelector('#plot-timeline')"
+                             ".layout.xaxis2.title.text") == f"time ({label})"
+        # Bars are drawn on the zone's clock: the earliest one starts at the first trial's
+        # start shifted by the zone's offset (plotly reads the numbers as UTC).
+        first = min(r.start for r in server.store.snapshot("h17-queue").trials if r.start)
+        left = page.evaluate("""() => Math.min(...document.querySelector('#plot-timeline')
+            ._fullData.filter(t => t.mode === 'lines' && t.name !== 'trials running')
+            .flatMap(t => Array.from(t.x)).filter(Number.isFinite))""")
+        offset = 9 * 3600 if tz != "UTC" else 0.0
+        assert left / 1000 == pytest.approx(first + offset, abs=1e-3)
+        notes = page.evaluate("""() => document.querySelector('#plot-timeline')._fullData
+            .filter(t => t.mode === 'markers' && t.text).flatMap(t => Array.from(t.text))""")
+        orphan = [n for n in notes if "drawn to its last heartbeat" in n]
+        assert orphan and all(re.search(r"\d\d:\d\d:\d\d " + re.escape(tz), n) for n in orphan)
+        if tz != "UTC":
+            _shot(page, "truthful-timeline-tokyo")
+    finally:
+        ctx.close()
 
 
 def test_history_shows_every_finished_trial(server, page):

@@ -195,3 +195,33 @@ def test_dash_bundle_covers_every_trial():
     for x, y in zip(xs, ys, strict=True):
         c = min(int(x / cw), _figures.COLUMNS - 1)
         assert any(lo <= y <= hi for lo, hi in cols.get(c, [])), (x, y)
+
+
+def test_timeline_reads_the_pages_zone(snap, monkeypatch):
+    import datetime as dt
+
+    import numpy as np
+
+    from hpo.dashboard._zone import zone
+
+    kolkata = zone("Asia/Kolkata")  # UTC+05:30 all year
+    t = _timeline.timeline(snap, NOW, zone=kolkata)
+    utc, local = (_check(_figures.timeline_figure(t, z), 3) for z in (zone(None), kolkata))
+    assert utc["layout"]["xaxis2"]["title"]["text"] == "time (UTC)"
+    assert local["layout"]["xaxis2"]["title"]["text"] == "time (Asia/Kolkata, UTC+05:30)"
+
+    def xs(z, name: str) -> np.ndarray:
+        trace = next(tr for tr in _figures.timeline_figure(t, z).data if tr.name == name)
+        return np.asarray(trace.x, dtype=float)
+
+    name = next(tr["name"] for tr in utc["data"] if tr.get("name", "").startswith("complete"))
+    diff = xs(kolkata, name) - xs(zone(None), name)
+    assert np.isfinite(diff).sum() >= 2
+    assert np.allclose(diff[np.isfinite(diff)], 5.5 * 3600 * 1000)
+    # Bundled bars shift too: the path's first stamp is the bar's start on Kolkata's clock.
+    monkeypatch.setattr(_figures, "MAX_LINES", 3)
+    out = _check(_figures.timeline_figure(t, kolkata), 1)
+    pruned = [b for b in t.bars if b.state == "PRUNED"]
+    bundle = {s["name"]: s for s in out["layout"]["shapes"]}[f"pruned ({len(pruned)})"]
+    start = dt.datetime.fromtimestamp(pruned[0].start, dt.timezone.utc) + dt.timedelta(hours=5.5)
+    assert bundle["path"].startswith(f"M{start:%Y-%m-%d_%H:%M:%S}")

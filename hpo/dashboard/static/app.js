@@ -99,7 +99,7 @@ function poller(check, seconds) {
   setInterval(async () => {
     if (busy || document.hidden) return;
     busy = true;
-    try { await check(); clearError(); setLive('live · updated ' + L.utcClock(new Date())); }
+    try { await check(); clearError(); setLive('live · updated ' + L.zoneClock(new Date(), L.browserZone())); }
     catch (e) { setLive('live · store unreachable, retrying'); }
     finally { busy = false; }
   }, seconds * 1000);
@@ -179,7 +179,7 @@ async function studyPage() {
   const name = C.study;
   document.title = name + ' · hpo';
   document.getElementById('crumb').textContent = '› ' + name;
-  const opts = {metric: '', x: '', y: '', evaluator: N.evaluators[0], style: ''};
+  const opts = {metric: '', x: '', y: '', evaluator: N.evaluators[0], style: '', tz: L.browserZone()};
   const divs = {};
   const order = N.study_panels;
   const wide = new Set(['curves', 'timeline', 'parallel', 'slice']);

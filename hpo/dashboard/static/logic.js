@@ -139,9 +139,16 @@
     return fig;
   }
 
-  // A clock time in UTC, 24-hour, labelled: the plots' time axes are UTC too.
-  function utcClock(date) {
-    return date.toISOString().slice(11, 19) + ' UTC';
+  // The browser's IANA time zone: the page sends it, so the timeline's axis shows the same
+  // clock as the header (UTC where the browser cannot say).
+  function browserZone() {
+    try { return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC'; } catch (e) { return 'UTC'; }
+  }
+
+  // A 24-hour clock time in `zone`, labelled with the zone's name, as the timeline's axis is.
+  function zoneClock(date, zone) {
+    const f = new Intl.DateTimeFormat('en-GB', {timeZone: zone, hour12: false, hour: '2-digit', minute: '2-digit', second: '2-digit'});
+    return f.format(date) + ' ' + zone;
   }
 
   // CSS class of a state badge: trial states (COMPLETE) and study states ("time budget").
@@ -172,6 +179,6 @@
   return {
     fmt, dur, countsText, buildUrl, metricLabel, sortRows, filterRows, pageOf, nextSort,
     sortLabel, cellClass, stateOptions, showsControls, placeholderHeight, splitFirstScreen,
-    promote, figureFor, prepareFigure, liveText, utcClock, stateClass, errorText, choiceFailed,
+    promote, figureFor, prepareFigure, liveText, browserZone, zoneClock, stateClass, errorText, choiceFailed,
   };
 });

@@ -188,9 +188,15 @@ test('logic.js is a browser script too: it defines HPOLogic on the global object
   assert.equal(win.HPOLogic.fmt(0.5), '0.5');
 });
 
-test('utcClock: 24-hour UTC, labelled, whatever the local zone', () => {
-  assert.equal(L.utcClock(new Date(Date.UTC(2026, 11, 2, 18, 5, 9))), '18:05:09 UTC');
-  assert.equal(L.utcClock(new Date(Date.UTC(2026, 0, 1, 0, 0, 0))), '00:00:00 UTC');
+test('zoneClock: 24-hour time in the given zone, labelled with its name', () => {
+  const t = new Date(Date.UTC(2026, 11, 2, 18, 5, 9));
+  assert.equal(L.zoneClock(t, 'UTC'), '18:05:09 UTC');
+  assert.equal(L.zoneClock(t, 'Asia/Kolkata'), '23:35:09 Asia/Kolkata');
+  assert.equal(L.zoneClock(new Date(Date.UTC(2026, 0, 1, 0, 0, 0)), 'America/New_York'), '19:00:00 America/New_York');
+});
+
+test('browserZone: an IANA name', () => {
+  assert.match(L.browserZone(), /^[A-Za-z_]+(\/[A-Za-z_+-]+)*$/);
 });
 
 test('stateClass: trial states and study states with spaces', () => {
