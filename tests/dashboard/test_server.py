@@ -182,3 +182,16 @@ def test_views_compute_each_panel_once_under_concurrent_requests(store):
         views._cached(("bad",), lambda: 1 / 0)
     assert views._cached(("bad",), lambda: "ok") == "ok"
 
+
+
+@pytest.mark.skipif(__import__("shutil").which("ss") is None, reason="ss (iproute2) missing")
+def test_listen_backlog_takes_a_burst_of_clients(server):
+    """socketserver's default backlog of 5 drops connections from a burst of pollers (each
+    then waits 1 s for TCP's retry); the kernel reports the backlog as a listener's Send-Q."""
+    import subprocess
+
+    port = server.server_address[1]
+    out = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True,
+                         text=True, check=True).stdout.split()
+    somaxconn = int(open("/proc/sys/net/core/somaxconn").read())
+    assert int(out[2]) == min(256, somaxconn), out
