@@ -24,6 +24,12 @@ STUDY_PANELS = ("history", "history_time", "curves", "timeline", "parallel", "sl
                 "importance", "contour", "pareto")
 
 
+# The request options each panel reads: its cache entry is keyed by these alone, so a
+# history drawn for one evaluator or time zone serves every other one.
+PANEL_OPTIONS: dict[str, tuple[str, ...]] = {
+    "curves": ("metric",), "parallel": ("style",), "importance": ("evaluator",),
+    "contour": ("x", "y"), "timeline": ("tz",)}
+
 def _num(x: Any) -> Any:
     return _figures.finite_or_none(x)
 
@@ -174,9 +180,7 @@ class Views:
         for panel in panels:
             if panel == "table":
                 continue
-            # Only the timeline draws clock times: other panels share one entry per zone.
-            key_opts = tuple(sorted((k, v) for k, v in opts.items()
-                                    if k != "tz" or panel == "timeline"))
+            key_opts = tuple((k, opts[k]) for k in PANEL_OPTIONS.get(panel, ()) if k in opts)
             fig_json = self._cached((name, snap.revision, panel, key_opts),
                                     lambda p=panel: _fig_json(study_figure(snap, p, opts)))
             figs.append(f"{json.dumps(panel)}: {fig_json}")

@@ -184,6 +184,22 @@ def test_views_compute_each_panel_once_under_concurrent_requests(store):
 
 
 
+def test_panels_are_cached_by_the_options_they_read(server, monkeypatch):
+    """A history drawn for one evaluator or time zone serves every other; the timeline,
+    which reads the zone, gets one entry per zone."""
+    from hpo.dashboard import _views
+
+    made: list[str] = []
+    real = _views.study_figure
+    monkeypatch.setattr(_views, "study_figure",
+                        lambda snap, panel, opts: made.append(panel) or real(snap, panel, opts))
+    for query in ("evaluator=ped-anova&tz=UTC", "evaluator=fanova&tz=Asia/Tokyo&style=lines"):
+        status, _, body = get(server, f"/api/study/roberta-sst2?panel=history&panel=timeline"
+                                      f"&{query}")
+        assert status == 200 and set(json.loads(body)["figures"]) == {"history", "timeline"}
+    assert made.count("history") == 1 and made.count("timeline") == 2
+
+
 @pytest.mark.skipif(__import__("shutil").which("ss") is None, reason="ss (iproute2) missing")
 def test_listen_backlog_takes_a_burst_of_clients(server):
     """socketserver's default backlog of 5 drops connections from a burst of pollers (each
