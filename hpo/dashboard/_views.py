@@ -30,6 +30,7 @@ PANEL_OPTIONS: dict[str, tuple[str, ...]] = {
     "curves": ("metric",), "parallel": ("style",), "importance": ("evaluator",),
     "contour": ("x", "y"), "timeline": ("tz",)}
 
+
 def _num(x: Any) -> Any:
     return _figures.finite_or_none(x)
 
