@@ -94,7 +94,8 @@ def _studies(args: argparse.Namespace) -> int:
 
 @_reads
 def _show(args: argparse.Namespace) -> int:
-    from hpo.results import leaderboard
+    from hpo.results import best_trial, leaderboard
+    from hpo.results._edges import edge_lines
 
     snap = _snapshot(args)
     if snap is None:
@@ -114,6 +115,9 @@ def _show(args: argparse.Namespace) -> int:
         print("\nwhy trials stopped early or failed:")
         for number, note in notes:
             print(f"  trial {number}: {note}")
+    edges = edge_lines(best_trial(snap))
+    if edges:
+        print("\n" + "\n".join(edges))
     return 0
 
 
@@ -123,7 +127,8 @@ def _params(params: dict[str, Any]) -> str:
 
 @_reads
 def _best(args: argparse.Namespace) -> int:
-    from hpo.results import best_config
+    from hpo.results import best_config, best_trial
+    from hpo.results._edges import edge_lines
 
     snap = _snapshot(args)
     if snap is None:
@@ -139,6 +144,9 @@ def _best(args: argparse.Namespace) -> int:
         import yaml
 
         print(yaml.safe_dump(best, sort_keys=False), end="")
+    # On stderr: the config on stdout stays one document a pipeline can read.
+    for line in edge_lines(best_trial(snap)):
+        print(line, file=sys.stderr)
     return 0
 
 

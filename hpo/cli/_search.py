@@ -108,7 +108,27 @@ def _run(args: argparse.Namespace) -> int:
               f"during the search): best trial {t['trial']} retrained with seed {t['seed']} "
               f"to step {t['step']}: {shown} ({t['seconds']:.0f} s)")
     print(f"  hpo show {result.study_name}    hpo best {result.study_name} --format yaml")
+    for line in _edges(result.storage_url, result.study_name):
+        print(line)
     return 0
+
+
+def _edges(url: str, study: str) -> list[str]:
+    """The best trial's parameters at the edge of their ranges, read back from the store
+    (nothing if it cannot be read: the search itself is done and recorded)."""
+    from hpo.results import Store, best_trial
+    from hpo.results._edges import edge_lines
+
+    try:
+        store = Store(url)
+    except Exception:  # noqa: BLE001 - a hint only
+        return []
+    try:
+        return edge_lines(best_trial(store.snapshot(study)))
+    except Exception:  # noqa: BLE001 - a hint only
+        return []
+    finally:
+        store.close()
 
 
 def register(sub: argparse._SubParsersAction) -> None:
