@@ -10,6 +10,7 @@ the cluster, its logs are ``ray job logs ID`` and ``ray job stop ID`` stops it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import socket
@@ -47,10 +48,20 @@ class Launcher(Protocol):
     def close(self) -> None: ...
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports free now on 127.0.0.1.
+
+    Every socket stays bound until all are chosen: bound and closed one at a time, the
+    kernel may hand the same port out twice, and ``ray start`` then refuses to start
+    ("trying to use a port number ... that is used by other components").
+    """
+    with contextlib.ExitStack() as stack:
+        ports = []
+        for _ in range(count):
+            s = stack.enter_context(socket.socket())
+            s.bind(("127.0.0.1", 0))
+            ports.append(int(s.getsockname()[1]))
+        return ports
 
 
 def store_excludes(storage: str, working_dir: str) -> list[str]:
@@ -139,7 +150,7 @@ class LocalHead:
         # Short: Ray's Unix socket paths live under it (about 107 characters at most).
         self.temp_dir = tempfile.mkdtemp(prefix=HEAD_PREFIX)
         Path(self.temp_dir, "server.pid").write_text(str(os.getpid()))
-        ports = {flag: _free_port() for flag in self.PORTS}
+        ports = dict(zip(self.PORTS, free_ports(len(self.PORTS)), strict=True))
         ray_bin = Path(sys.executable).with_name("ray")
         cmd = [str(ray_bin), "start", "--head", "--block", "--disable-usage-stats",
                "--temp-dir", self.temp_dir, "--dashboard-host", "127.0.0.1",
