@@ -241,6 +241,11 @@ class Ledger:
             entry = Entry(trial=trial, started=self.clock.time(), ray_id=ray_id)
             self.entries[ray_id] = entry
             self.counts.running += 1
+        # The sampler reads the study: every outcome this driver has recorded must be in
+        # it first, or a seeded search at concurrency 1 samples from whichever end states
+        # the writer thread happened to have applied (not reproducible, and a finished
+        # trial's result unused). One wait per trial start.
+        self.flush()
         config = self.sample(trial)
         stamp = {attrs.DRIVER: self.driver, attrs.HEARTBEAT: time.time(),
                  attrs.STALE_AFTER: self.stale_after}

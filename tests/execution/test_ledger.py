@@ -252,3 +252,24 @@ def test_optuna_load_study_reads_hpo_study(sqlite_url: str) -> None:
     study = optuna.load_study(study_name="s", storage=sqlite_url)
     assert study.best_value == 0.9 and study.user_attrs[attrs.METRIC] == "score"
     assert attrs.SPACE_TEXT in study.user_attrs and attrs.VERSIONS in study.user_attrs
+
+
+def test_the_sampler_sees_every_recorded_outcome(sqlite_url: str) -> None:
+    # End states are written by a background thread; a seeded search at concurrency 1
+    # was not reproducible while the next trial could be sampled before the last
+    # trial's end state was in the study.
+    ledger = _ledger(sqlite_url, total=2)
+    seen: list[list[TrialState]] = []
+    sample = ledger.sample
+
+    def watching(trial: optuna.Trial) -> dict:
+        seen.append([t.state for t in ledger.study.get_trials(deepcopy=False)])
+        return sample(trial)
+
+    ledger.sample = watching
+    ledger.start("a")
+    ledger._writer.submit(lambda: time.sleep(0.5))  # a slow commit ahead of the end state
+    ledger.record("a", _result(1, 0.5))
+    ledger.finish("a")
+    ledger.start("b")
+    assert seen[1] == [TrialState.COMPLETE, TrialState.RUNNING]
