@@ -31,6 +31,8 @@ from typing import Any
 
 import pytest
 
+from hpo.service._ray_jobs import free_ports
+
 pytestmark = [pytest.mark.cluster, pytest.mark.postgres]
 
 BIN = Path(sys.executable).parent
@@ -251,12 +253,13 @@ def test_a_search_submitted_as_a_ray_job(cluster: Cluster, postgres_url: str,
     """docs/cluster.md's `ray job submit --working-dir . -- hpo run ...`: the driver runs
     on the cluster as a Ray job, joins it through the address Ray gives the job, and
     its trials import the user's module from the job's working_dir."""
-    dashboard_port = _free_port()
+    # Chosen together so the two cannot coincide (see free_ports).
+    dashboard_port, agent_port = free_ports(2)
     # Jobs run through the node's dashboard agent, whose HTTP port is fixed (52365) by
     # default: another Ray instance on the machine (this suite's own) would hold it.
     _start_head(cluster, "--dashboard-port", str(dashboard_port),
                 "--dashboard-host", "127.0.0.1",
-                "--dashboard-agent-listen-port", str(_free_port()))
+                "--dashboard-agent-listen-port", str(agent_port))
     work = _project(tmp_path)
     study = f"ray-job-{uuid.uuid4().hex[:8]}"
     submit = [str(BIN / "ray"), "job", "submit",
