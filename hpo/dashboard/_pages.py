@@ -67,7 +67,7 @@ def shared_names() -> dict[str, list[str]]:
 
 
 def page(title: str, config: dict[str, Any], static_url: str | None,
-         plotly_inline: str | None = None) -> str:
+         plotly_inline: str | None = None, inline_is_partial: bool = False) -> str:
     """A complete HTML page running the dashboard script with ``config`` as ``window.HPO``.
 
     Args:
@@ -76,16 +76,25 @@ def page(title: str, config: dict[str, Any], static_url: str | None,
         static_url: URL prefix under which the server serves :data:`ASSETS` and
             ``plotly.min.js``; None inlines them all (self-contained report).
         plotly_inline: plotly.js source to embed; required when ``static_url`` is None.
+        inline_is_partial: ``plotly_inline`` is the cartesian bundle (see _plotlyjs), so
+            the page's figures must need no other trace type.
 
     Raises:
         ValueError: neither ``static_url`` nor ``plotly_inline`` given.
     """
+    from hpo.dashboard import _plotlyjs
     from hpo.dashboard._figures import template_json
 
     if static_url is None and plotly_inline is None:
         raise ValueError("a page needs static_url or plotly_inline")
+    partial = inline_is_partial if static_url is None else _plotlyjs.cartesian() is not None
+    # The trace types the first plotly.js can draw, and where the full one is for others.
+    plotly = {"traces": list(_plotlyjs.CARTESIAN_TRACES),
+              "full": None if static_url is None else f"{static_url}plotly.min.js"} \
+        if partial else {}
     # One copy of the figures' plotly template for every plot on the page.
-    config = {"template": template_json(), "names": shared_names(), **config}
+    config = {"template": template_json(), "names": shared_names(), "plotly": plotly,
+              **config}
     # "</" inside JSON would end the script element early; "<\\/" means the same to JSON.
     cfg = json.dumps(config).replace("</", "<\\/")
     if static_url is not None:
@@ -94,8 +103,9 @@ def page(title: str, config: dict[str, Any], static_url: str | None,
         styles = "".join(f'<link rel="stylesheet" href="{src[n]}">' for n in STYLES)
         scripts = "".join(f'<script src="{src[n]}"></script>' for n in SCRIPTS)
         # async: the page script lays the page out and asks for its data while plotly.js
-        # (3.5 MB) still loads and compiles; it waits for plotly.js only to draw.
-        plotly_src = html.escape(f"{static_url}plotly.min.js")
+        # still loads and compiles; it waits for plotly.js only to draw.
+        bundle = _plotlyjs.CARTESIAN_FILE if partial else "plotly.min.js"
+        plotly_src = html.escape(f"{static_url}{bundle}")
         plotly_tag = f'<script id="plotly-js" src="{plotly_src}" async></script>'
     else:
         styles = "".join(f"<style>{asset(n)}</style>" for n in STYLES)

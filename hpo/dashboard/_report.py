@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from hpo.dashboard._views import STUDY_PANELS, Views
 from hpo.results import Store
@@ -16,8 +17,7 @@ def render_report(store: Store, study: str) -> str:
     Raises:
         StoreError: no study has that name.
     """
-    from plotly.offline import get_plotlyjs
-
+    from hpo.dashboard import _plotlyjs
     from hpo.dashboard._pages import page
 
     views = Views(store)
@@ -28,7 +28,16 @@ def render_report(store: Store, study: str) -> str:
         data["figures"][f"curves:{metric}"] = extra["figures"]["curves"]
     cfg = {"page": "study", "study": study, "static": True, "data": data, "root": "#",
            "home": "#", "refresh_s": 0}
-    return page(f"{study} · hpo report", cfg, None, plotly_inline=get_plotlyjs())
+    # The cartesian bundle is a third of the full one: a smaller file that opens sooner.
+    partial = _plotlyjs.cartesian()
+    if partial is not None and not _plotlyjs.needs_full(_figures_of(data)):
+        return page(f"{study} · hpo report", cfg, None, plotly_inline=partial,
+                    inline_is_partial=True)
+    return page(f"{study} · hpo report", cfg, None, plotly_inline=_plotlyjs.full())
+
+
+def _figures_of(data: dict[str, Any]) -> list[Any]:
+    return list((data.get("figures") or {}).values())
 
 
 def write_report(url: str, study: str, out: str | Path) -> Path:

@@ -13,6 +13,8 @@ Routes (all GET)::
     /api/compare?study=a&study=b&panel=best_vs_time[&dashboard=1][&metric=eval_loss]
     /api/revision?study=a[&study=b]   cheap change counters for live polling
     /static/plotly.min.js  the plotly.js bundled with the plotly package
+    /static/plotly-cartesian.min.js   plotly.js's partial bundle the pages start with
+                           (see _plotlyjs)
     /static/app.js, /static/logic.js, /static/app.css   the pages' script and style
                            (package data in hpo/dashboard/static/; see _pages)
 
@@ -35,7 +37,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from hpo.cli._common import add_storage
-from hpo.dashboard import _pages
+from hpo.dashboard import _pages, _plotlyjs
 from hpo.dashboard._analysis import DEFAULT_EVALUATOR, EvaluatorUnavailable
 from hpo.dashboard._config import COMPARE_PANELS, Dashboard, Filters
 from hpo.dashboard._views import STUDY_PANELS, Views
@@ -150,8 +152,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, path: str, query: dict[str, list[str]], extra: dict[str, str]) -> None:
         srv = self.server
-        if path == "/static/plotly.min.js":
-            self._send(200, srv.plotly_js(), "application/javascript",
+        if path in ("/static/plotly.min.js", f"/static/{_plotlyjs.CARTESIAN_FILE}"):
+            body = srv.plotly_js(partial=path != "/static/plotly.min.js")
+            if body is None:
+                self._error(404, f"no {path!r}: it is not the installed plotly's version")
+                return
+            self._send(200, body, "application/javascript",
                        {"Cache-Control": "public, max-age=86400"})
             return
         if path.startswith("/static/"):
@@ -278,9 +284,10 @@ class DashboardServer(ThreadingHTTPServer):
         self.store, self.token, self.dashboard = store, token or None, dashboard
         self.views = Views(store)
         self.refresh_s = dashboard.refresh_s if dashboard else refresh_s
-        self._plotly: bytes | None = None
+        self._plotly: dict[bool, bytes | None] = {}
         self._plotly_lock = threading.Lock()
-        self.plotly_js()  # read before listening: the first page needs it at once
+        self.plotly_js(partial=False)  # read before listening: the first page needs them
+        self.plotly_js(partial=True)
         _pages.assets_version()  # reads the static files: a missing one fails here, not later
         _warm_plotly()
         super().__init__((host, port), _Handler)
@@ -297,14 +304,14 @@ class DashboardServer(ThreadingHTTPServer):
         except Exception:  # noqa: BLE001 - a cold cache is fine; requests report errors
             _log.debug("prefetch failed", exc_info=True)
 
-    def plotly_js(self) -> bytes:
-        """plotly.js from the installed plotly package (works offline)."""
+    def plotly_js(self, partial: bool = False) -> bytes | None:
+        """plotly.js from the installed plotly package (works offline), or with ``partial``
+        the cartesian bundle pages start with (None when it does not match; see _plotlyjs)."""
         with self._plotly_lock:
-            if self._plotly is None:
-                from plotly.offline import get_plotlyjs
-
-                self._plotly = get_plotlyjs().encode("utf-8")
-            return self._plotly
+            if partial not in self._plotly:
+                text = _plotlyjs.cartesian() if partial else _plotlyjs.full()
+                self._plotly[partial] = None if text is None else text.encode("utf-8")
+            return self._plotly[partial]
 
     def dashboard_studies(self) -> list[str]:
         """Studies of the saved dashboard present in the store now."""

@@ -104,6 +104,35 @@ def test_study_page_draws_every_plot(server, page):
     assert page.errors == []
 
 
+def test_page_starts_with_the_cartesian_bundle_and_loads_the_full_one_for_parcoords(
+        server, page):
+    from hpo.dashboard import _plotlyjs
+
+    assert _plotlyjs.cartesian() is not None  # the vendored bundle matches plotly's
+    loaded: list[str] = []
+    page.on("request", lambda r: loaded.append(r.url.rsplit("/", 1)[-1])
+            if "plotly" in r.url else None)
+    _open(page, server.url + "study/bert-sst2")
+    assert loaded == [_plotlyjs.CARTESIAN_FILE]
+    for p in STUDY_PLOTS:  # every default panel draws with the partial bundle
+        assert _drawn_marks(page, f"#plot-{p}") > 0, p
+    page.select_option("select[aria-label='parallel style']", "interactive")
+    page.wait_for_function("() => document.querySelector('#plot-parallel')._fullData"
+                           "?.[0]?.type === 'parcoords'", timeout=20000)
+    assert loaded == [_plotlyjs.CARTESIAN_FILE, "plotly.min.js"]
+    assert _drawn_marks(page, "#plot-parallel") > 0
+    # Back to lines, and another panel redrawn after the switch: both bundles coexist.
+    page.select_option("select[aria-label='parallel style']", "")
+    page.wait_for_function("() => document.querySelector('#plot-parallel')._fullData"
+                           "?.[0]?.type === 'scatter'", timeout=20000)
+    page.select_option("select[aria-label=metric]", "eval_loss")
+    page.wait_for_function(
+        "() => document.querySelector('#plot-curves').layout.title.text.includes('eval_loss')")
+    assert _drawn_marks(page, "#plot-parallel") > 0 and _drawn_marks(page, "#plot-curves") > 0
+    assert page.locator(".panel-error").count() == 0
+    assert page.errors == []
+
+
 def test_panel_scrolled_into_view_is_drawn_first(server, page):
     # Scrolled to the bottom before the rest is drawn: the importance panel jumps the queue.
     page.goto(server.url + "study/bert-sst2")

@@ -41,6 +41,10 @@ def test_studies_api_and_pages(server):
         assert status == 200 and headers["Content-Type"].startswith("text/html"), path
     status, headers, body = get(server, "/static/plotly.min.js")
     assert status == 200 and len(body) > 1_000_000
+    full = len(body)
+    status, headers, body = get(server, "/static/plotly-cartesian.min.js")
+    assert status == 200 and 1_000_000 < len(body) < full / 2
+    assert headers["Content-Type"] == "application/javascript"
 
 
 def test_study_api_panels_and_options(server):
@@ -140,7 +144,9 @@ def test_cli_registration_and_report(store_url, tmp_path, monkeypatch):
     assert args.func(args) == 0
     html = out.read_text()
     assert "https://" not in html.split("<script>window.HPO=")[1][:200]
-    assert '"static": true' in html and len(html) > 4_000_000  # plotly.js inline
+    # plotly.js inline: the cartesian bundle, which draws every panel of the report
+    assert '"static": true' in html and 1_400_000 < len(html) < 4_000_000
+    assert "plotly.js (cartesian - minified) v" in html
     args = parser.parse_args(["report", "nope", "--out", str(out), "--storage", store_url])
     assert args.func(args) == 2
     monkeypatch.setenv("HPO_STORAGE", store_url)

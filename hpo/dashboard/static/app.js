@@ -75,14 +75,30 @@ const plotlyLoaded = window.Plotly ? Promise.resolve() : new Promise((resolve, r
   tag.addEventListener('load', () => resolve());
   tag.addEventListener('error', () => reject(new Error('plotly.js failed to load')));
 });
+// The page starts with plotly.js's cartesian bundle when the server has it (C.plotly, see
+// _plotlyjs.py); a figure with another trace type loads the full bundle first, once.
+let fullPlotly = null;
+function loadFullPlotly() {
+  if (!fullPlotly) fullPlotly = new Promise((resolve, reject) => {
+    const tag = el('script', {src: C.plotly.full});
+    tag.addEventListener('load', () => resolve());
+    tag.addEventListener('error', () => { fullPlotly = null; reject(new Error('the full plotly.js failed to load')); });
+    document.head.append(tag);
+  });
+  return fullPlotly;
+}
 async function draw(div, fig) {
   const panel = div.closest('.panel');
   if (!fig) { if (panel) panel.style.display = 'none'; return; }
   await plotlyLoaded;
+  if (L.needsFullPlotly(fig, C.plotly)) await loadFullPlotly();
   if (panel) panel.style.display = '';
   div.style.minHeight = '';  // the placeholder height that kept the page layout stable
   // Figures come without a template; the page holds one shared copy.
   L.prepareFigure(fig, C.template);
+  // A plot drawn by the other bundle is cleared by it: each keeps its own trace modules.
+  if (div.hpoPlotly && div.hpoPlotly !== window.Plotly) div.hpoPlotly.purge(div);
+  div.hpoPlotly = window.Plotly;
   const t0 = performance.now();
   return Plotly.react(div, fig.data, fig.layout, PLOT_CFG).then(r => {
     (window.hpoPlotMs = window.hpoPlotMs || {})[div.id] = Math.round(performance.now() - t0);

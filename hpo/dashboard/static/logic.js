@@ -169,6 +169,13 @@
     return label + ' "' + tried + '" failed: ' + message + ' · back to "' + kept + '"';
   }
 
+  // Whether a figure needs the full plotly.js: the page started with a partial bundle
+  // (plotly.traces: the trace types it draws) and the figure has another type.
+  function needsFullPlotly(fig, plotly) {
+    if (!plotly || !plotly.traces || !plotly.full) return false;
+    return (fig.data || []).some(t => !plotly.traces.includes(t.type || 'scatter'));
+  }
+
   // The header's live-update text before the first poll.
   function liveText(isStatic, seconds) {
     if (isStatic) return 'static report';
@@ -180,5 +187,6 @@
     fmt, dur, countsText, buildUrl, metricLabel, sortRows, filterRows, pageOf, nextSort,
     sortLabel, cellClass, stateOptions, showsControls, placeholderHeight, splitFirstScreen,
     promote, figureFor, prepareFigure, liveText, browserZone, zoneClock, stateClass, errorText, choiceFailed,
+    needsFullPlotly,
   };
 });

@@ -215,3 +215,13 @@ test('choiceFailed: names what failed and what the selector kept', () => {
   assert.equal(L.choiceFailed('importance evaluator', 'fanova', 'ped-anova', 'needs sklearn'),
     'importance evaluator "fanova" failed: needs sklearn · back to "ped-anova"');
 });
+
+test('needsFullPlotly: only a partial bundle without a figure trace type loads the full one', () => {
+  const partial = {traces: ['scatter', 'bar', 'contour'], full: '/static/plotly.min.js'};
+  const parcoords = {data: [{type: 'parcoords'}]};
+  assert.equal(L.needsFullPlotly({data: [{x: [1]}, {type: 'bar'}]}, partial), false);  // scatter by default
+  assert.equal(L.needsFullPlotly(parcoords, partial), true);
+  assert.equal(L.needsFullPlotly(parcoords, {}), false);  // the page has the full bundle
+  assert.equal(L.needsFullPlotly(parcoords, {traces: ['scatter'], full: null}), false);  // report: nothing to load
+  assert.equal(L.needsFullPlotly({data: []}, partial), false);
+});
