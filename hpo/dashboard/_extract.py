@@ -22,6 +22,7 @@ from hpo.results._summary import (
     is_better,
     objective_label,
     step_reached,
+    stop_head,
     stop_note,
 )
 from hpo.results._summary import finite as _finite
@@ -251,6 +252,11 @@ class Curve:
     def note(self) -> str:
         """Why the trial ended early, worded on demand (see :attr:`Reached.note`)."""
         return stop_note(self.record)
+
+    @property
+    def head(self) -> str:
+        """The start of :attr:`note` (who stopped it, where), without wording the rest."""
+        return stop_head(self.record)
 
 
 @dataclass(frozen=True)

@@ -324,7 +324,7 @@ def _end_marks(fig: go.Figure, group: list[Any], state: str) -> None:
 def _summary(group: list[Any]) -> str:
     counts: dict[str, int] = {}
     for cv in group:
-        head = cv.note.split(" (", 1)[0].split(": ", 1)[0] if cv.note else "no explanation"
+        head = cv.head or "no explanation"
         counts[head] = counts.get(head, 0) + 1
     return "<br>".join(f"{n} × {h}" for h, n in sorted(counts.items(), key=lambda kv: -kv[1])[:4])
 

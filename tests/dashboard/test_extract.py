@@ -103,6 +103,25 @@ def test_stop_note_without_explanation():
     assert results.stop_note(TrialRecord(2, 1, "COMPLETE", 0.0, 1.0)) == ""
 
 
+@pytest.mark.parametrize("state, stop", [
+    ("PRUNED", None), ("PRUNED", "not a dict"), ("COMPLETE", None), ("FAIL", None),
+    ("PRUNED", {"by": "budget", "reason": "time budget spent"}),
+    ("PRUNED", {"by": "asha", "rung": 2, "score": 0.61, "cutoff": 0.63,
+                "reason": "at step 2 its accuracy 0.61 was below the cutoff 0.63"}),
+    ("PRUNED", {"by": "asha", "rung": 4, "score": 0.5, "cutoff": 0.7}),
+    ("PRUNED", {"by": "median", "rung": 3, "reason": "worse than the median"}),
+    ("PRUNED", {"by": "my (custom): rule", "rung": 1}),
+    ("COMPLETE", {"by": "asha", "rung": 8, "reason": "reached max_t"}),
+])
+def test_stop_head_is_the_start_of_the_note(state, stop):
+    # The figures' stop summaries count heads; the head must be what the note starts with.
+    rec = TrialRecord(1, 0, state, 0.0, 1.0)
+    if stop is not None:
+        rec.user_attrs[attrs.STOP] = stop
+    note = results.stop_note(rec)
+    assert results.stop_head(rec) == note.split(" (", 1)[0].split(": ", 1)[0]
+
+
 def test_stop_note_of_a_failure_is_the_error_line_of_its_traceback():
     rec = TrialRecord(1, 0, "FAIL", 0.0, 1.0)
     assert results.stop_note(rec) == "failed: no reason recorded"
