@@ -96,6 +96,7 @@ def _studies(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     from hpo.results import best_trial, leaderboard
     from hpo.results._edges import edge_lines
+    from hpo.results._rung_notes import rung_lines
 
     snap = _snapshot(args)
     if snap is None:
@@ -118,6 +119,9 @@ def _show(args: argparse.Namespace) -> int:
     edges = edge_lines(best_trial(snap))
     if edges:
         print("\n" + "\n".join(edges))
+    rungs = rung_lines(snap.meta.user_attrs)
+    if rungs:
+        print("\n" + "\n".join(rungs))
     return 0
 
 

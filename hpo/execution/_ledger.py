@@ -179,7 +179,10 @@ class Ledger:
         self._lock = threading.Lock()
         self._writer = writer_for(storage, study.study_name)
         self._lost: set[int] = set()
-        self._metric_names = set(study.user_attrs.get(attrs.METRIC_NAMES) or ())
+        stored = study.user_attrs
+        self._metric_names = set(stored.get(attrs.METRIC_NAMES) or ())
+        #: The study's rung check as this run found it (``hpo:rungs``; None: never ran).
+        self.rungs_record: dict[str, Any] | None = stored.get(attrs.RUNGS)
         self.repair_stale()
         trials = self.study.get_trials(deepcopy=False)
         self.already_done = sum(1 for t in trials if counts_as_done(t))
@@ -345,6 +348,17 @@ class Ledger:
                 trial.report(value, step)
 
         self._submit(entry, write)
+
+    def record_rungs(self, record: dict[str, Any]) -> None:
+        """Store the scheduler's rung check (see :mod:`hpo.execution._rung_check`) on the
+        study, keeping the moves another driver on the study stored meanwhile."""
+        from hpo.execution._rung_check import merge_records
+
+        def write() -> None:
+            stored = self.study.user_attrs.get(attrs.RUNGS)
+            self.study.set_user_attr(attrs.RUNGS, merge_records(stored, record))
+
+        self._writer.submit(write)
 
     def mark_stopped(self, ray_id: str, info: dict[str, Any]) -> None:
         entry = self.entry(ray_id)

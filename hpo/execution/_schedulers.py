@@ -18,16 +18,24 @@ an attribute of Ray's classes.
 ``hyperband`` is asynchronous Hyperband: ASHA with several brackets. Ray's
 synchronous HyperBand pauses trials and resumes them from checkpoints, which
 plain function trainables without checkpoints would restart from scratch.
+
+ASHA and hyperband also check their rungs as trials finish (see
+:mod:`hpo.execution._rung_check`): when the ranking at the first rung does not predict
+the final ranking, the first rung moves later, and Ray's stops below it are answered
+CONTINUE. Ray still records the trial's score at that rung; only the decision returned
+changes, so the public API is all this needs. ``check_rungs: false`` turns it off.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hpo.execution._ledger import RAY_KEYS, Ledger, bad_value_reason
+from hpo.execution._rung_check import FirstRung, milestones
 from hpo.trainables._wrap import INFEASIBLE_KEY
 
 if TYPE_CHECKING:
@@ -36,6 +44,8 @@ if TYPE_CHECKING:
     from hpo.spaces import Component, SearchSpec
 
 TIME_ATTR = "training_iteration"
+
+log = logging.getLogger(__name__)
 
 
 class _Explaining:
@@ -89,6 +99,7 @@ class _Explaining:
         self._hpo_note(trial, seen)
         action = super().on_trial_result(controller, trial, seen)  # type: ignore[misc]
         step = result.get(TIME_ATTR) or 0
+        action = self._hpo_overrule(step, action)
         if action == TrialScheduler.STOP and step < self._hpo_max_t:
             info = self._hpo_explain(trial, result)
             info.setdefault("by", self.hpo_name)
@@ -105,6 +116,18 @@ class _Explaining:
         seen = self._hpo_with_tiebreak(self._hpo_resumed_steps(trial, result))
         self._hpo_note(trial, seen)
         super().on_trial_complete(controller, trial, seen)  # type: ignore[misc]
+        self._hpo_completed(trial)
+
+    def _hpo_attach(self, ledger: Ledger) -> None:
+        """Record to ``ledger`` from now on (``make_scheduler`` calls it)."""
+        self.ledger = ledger
+
+    def _hpo_overrule(self, step: float, action: str) -> str:
+        """Ray's decision at ``step``, or another one (the rung check's hook)."""
+        return action
+
+    def _hpo_completed(self, trial: Any) -> None:
+        """A trial ended normally and Ray has seen its last result (the rung check's hook)."""
 
     def _hpo_resumed_steps(self, trial: Any, result: dict[str, Any]) -> dict[str, Any]:
         """The result with the trial's own step: a retried attempt that resumed from a
@@ -153,12 +176,49 @@ def _asha_class() -> type:
     class ExplainedASHA(_Explaining, AsyncHyperBandScheduler):  # type: ignore[misc]
         def __init__(self, *, time_attr: str, metric: str, mode: str, max_t: int,
                      grace_period: int = 1, reduction_factor: float = 4, brackets: int = 1,
-                     stop_last_trials: bool = True) -> None:
+                     stop_last_trials: bool = True, check_rungs: bool = True) -> None:
             super().__init__(time_attr=time_attr, metric=metric, mode=mode, max_t=max_t,
                              grace_period=grace_period, reduction_factor=reduction_factor,
                              brackets=brackets, stop_last_trials=stop_last_trials)
             self._hpo_setup(metric, mode, max_t)
             self._hpo_reduction_factor = reduction_factor
+            self._hpo_first: FirstRung | None = None
+            if check_rungs:
+                self._hpo_first = FirstRung(
+                    milestones(grace_period, reduction_factor, max_t), max_t)
+
+        def _hpo_attach(self, ledger: Ledger) -> None:
+            super()._hpo_attach(ledger)
+            first = self._hpo_first
+            if first is not None and isinstance(ledger.rungs_record, dict):
+                # A later run on the study starts where the earlier ones moved it to.
+                self._hpo_first = FirstRung(first.rungs, first.max_t,
+                                            prior=ledger.rungs_record)
+
+        def _hpo_overrule(self, step: float, action: str) -> str:
+            from ray.tune.schedulers import TrialScheduler
+
+            if action == TrialScheduler.STOP and self._hpo_first is not None \
+                    and self._hpo_first.holds(step):
+                return TrialScheduler.CONTINUE
+            return action
+
+        def _hpo_completed(self, trial: Any) -> None:
+            first = self._hpo_first
+            if first is None:
+                return
+            # The scores as this scheduler judged them, tie-break included: the check
+            # measures the ranking its stops were made by.
+            news = first.finished(trial.trial_id, self._hpo_seen.get(trial.trial_id, []),
+                                  self.ledger.clock.time())
+            if news is None:
+                return
+            record, move = news
+            self.ledger.record_rungs(record)
+            if move is not None:
+                from hpo.results._rung_notes import move_line
+
+                log.warning("hpo: %s", move_line(move, record))
 
         def _hpo_rung_cutoff(self, trial_id: str, rung: float) -> tuple[float, int] | None:
             """The cutoff (in the metric's own direction) a trial at ``rung`` is judged by.
@@ -326,7 +386,7 @@ def make_scheduler(component: Component, spec: SearchSpec, max_steps: int,
         raise ValueError(f"scheduler {name!r}: bad options {component.options!r}: {exc}") from exc
     sched.hpo_name = name
     if ledger is not None:
-        sched.ledger = ledger
+        sched._hpo_attach(ledger)
     return sched
 
 

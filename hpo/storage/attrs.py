@@ -24,6 +24,13 @@ Study attributes:
         ``started``), appended under the study lock, so no two runs share a seed; a
         run that returns adds ``end`` (``completed``, ``time_budget``, ``interrupted``
         or ``error``), ``note`` and ``ended`` (a run without them died first).
+    RUNGS: the ASHA/hyperband rung check (``hpo.execution._rung_check``): ``threshold``,
+        ``min_pairs``, ``rungs`` (the milestone steps below ``max_t``), ``max_t``,
+        ``first_rung`` (where early stops start now), ``checked`` (the latest check:
+        ``at``, ``finished`` trials, and per rung ``rung``, ``against`` (the later step
+        compared with), ``pairs``, ``rho`` (Spearman) and ``verdict``) and ``moves``
+        (each move of the first rung: ``from``, ``to``, ``at``, ``finished`` and the
+        ``fits`` of the rungs it moved past).
 
 Trial attributes:
     STEP: last step (``training_iteration``) the trial reported.
@@ -68,6 +75,7 @@ TEST = "hpo:test"
 METRIC_NAMES = "hpo:metric_names"
 SEED = "hpo:seed"
 RUNS = "hpo:runs"
+RUNGS = "hpo:rungs"
 
 STEP = "hpo:step"
 BEST_STEP = "hpo:best_step"

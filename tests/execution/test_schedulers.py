@@ -15,6 +15,7 @@ import pytest
 from ray.tune.schedulers import MedianStoppingRule, TrialScheduler
 
 from hpo.execution import _schedulers
+from hpo.execution._clock import SimulatedClock
 from hpo.execution._ledger import Ledger
 from hpo.execution._schedulers import make_scheduler
 from hpo.spaces import Component, define_by_run, parse_space
@@ -173,6 +174,12 @@ class _Book:
         self.metric = spec.objective.metric
         self.stops: dict[str, dict[str, Any]] = {}
         self.fails: dict[str, str] = {}
+        self.rungs: list[dict[str, Any]] = []
+        self.rungs_record: dict[str, Any] | None = None
+        self.clock = SimulatedClock()
+
+    def record_rungs(self, record: dict[str, Any]) -> None:
+        self.rungs.append(record)
 
     def mark_stopped(self, ray_id: str, info: dict[str, Any]) -> None:
         self.stops.setdefault(ray_id, info)
