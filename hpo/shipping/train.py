@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hpo.execution._placement import usable_cpus
 from hpo.shipping.bundle import BundleError, dumps, read_bundle
 
 
@@ -98,7 +99,7 @@ def train_bundle(bundle_path: str | Path, out: str | Path, *, full_data: bool = 
                              "Use --force to train anyway.")
     train_data = {**data, "full_data": True} if full_data else data
     seed = int(bundle.get("seed", 0))
-    cpus = threads or max(1, (os.cpu_count() or 1))
+    cpus = threads or usable_cpus()
     total = int(config.get("epochs", 1)) * int(config.get("evals_per_epoch", 1))
     show = _progress_printer(sys.stderr, total) if progress else None
     t0 = time.time()

@@ -18,7 +18,9 @@ Study attributes:
         so a reader can offer the metrics without reading every trial's history.
     TEST: the best trial's config retrained (same seed, up to its best step) and
         scored once on the held-out test split: ``{"trial", "step", "seed",
-        "metrics", "seconds"}``. The test split is never seen during the search.
+        "threads", "metrics", "seconds"}`` (``threads``: the retrain's, every CPU the
+        driver may use unless the config fixes ``threads``). The test split is never
+        seen during the search.
     SEED: the study's base seed; each run samples with a seed derived from it.
     RUNS: one record per ``hpo run`` on the study (``run``, ``seed``, ``driver``,
         ``started``), appended under the study lock, so no two runs share a seed; a

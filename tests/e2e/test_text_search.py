@@ -79,5 +79,9 @@ def test_real_minilm_search_end_to_end(tmp_path: Path) -> None:
     assert shown["test"] == test and test["trial"] == study.best_trial.number
     assert test["step"] == study.best_trial.user_attrs[attrs.BEST_STEP]
     assert 0.0 <= test["metrics"]["accuracy"] <= 1.0 and test["metrics"]["examples"] == 64
-    # Same config, seed and thread count: the retrain reproduces the trial's score.
+    # Same config and seed: the retrain reproduces the trial's score, on every usable CPU
+    # where the trial had its half (two at once).
+    from hpo.execution._placement import usable_cpus
+
+    assert test["threads"] == usable_cpus()
     assert test["metrics"]["validation_accuracy"] == study.best_trial.value
