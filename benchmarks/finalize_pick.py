@@ -52,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
 def _spec(args: argparse.Namespace) -> Any:
     import yaml
 
+    from hpo.execution._placement import placement_for
     from hpo.spaces import parse_space
 
     text = Path(args.space).read_text()
@@ -66,7 +67,9 @@ def _spec(args: argparse.Namespace) -> Any:
         sched = doc.get("scheduler") or {}
         if isinstance(sched, dict) and "grace_period" in (sched.get("options") or {}):
             sched["options"]["grace_period"] = 1
-    return parse_space(yaml.safe_dump(doc, sort_keys=False), args.space)
+    spec = parse_space(yaml.safe_dump(doc, sort_keys=False), args.space)
+    # The placement the search's trials get here, written in: the retrains copy it.
+    return placement_for(spec).apply(spec)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -100,6 +100,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from hpo.execution import run_search
+    from hpo.execution._placement import placement_for
     from hpo.spaces import config_from_params, load_space
     from hpo.storage import attrs, open_storage
     spec = load_space(args.space)
@@ -108,6 +109,8 @@ def main() -> None:
         if getattr(args, key) is not None:
             data[key] = getattr(args, key)
     spec = dataclasses.replace(spec, data=data)
+    # The placement the search's trials get here, written in: the retrains copy it.
+    spec = placement_for(spec).apply(spec)
     name = args.study or f"{spec.name or 'search'}-vs-recipe"
     import optuna
 

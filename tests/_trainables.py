@@ -13,6 +13,11 @@ def quadratic(config: dict[str, Any]) -> None:
         hpo.report({"neg_loss": -((config["x"] - 2.0) ** 2) / step, "step_seen": step})
 
 
+def cpus_seen(config: dict[str, Any]) -> None:
+    """Reports ``x`` and the CPUs its trial context says the trial has."""
+    hpo.report({"score": config["x"], "cpus": hpo.trial_context().cpus})
+
+
 def flaky(config: dict[str, Any]) -> None:
     """Fails for odd trial numbers, otherwise reports once."""
     if hpo.trial_context().number % 2:

@@ -130,7 +130,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "finalists on (default: as many as the validation split)")
     p.add_argument("--selection-data", metavar="PATH",
                    help="score finalists on this file or folder instead")
-    p.add_argument("--concurrency", type=int, help="runs at once (default: the space's)")
+    p.add_argument("--concurrency", type=int,
+                   help="runs at once (default: the space's, else chosen from the CPUs)")
     p.add_argument("--time-budget", type=float, metavar="SECONDS",
                    help="wall-clock limit; unfinished runs are left out of the summary")
     p.add_argument("--address", help="Ray cluster address to join (default: start Ray here)")

@@ -56,8 +56,8 @@ WORKER_ENV = {
 # Passed on to the workers when set here (offline switches, cache locations).
 PASSED_ENV = ("HF_HUB_OFFLINE", "HF_HOME", "HF_DATASETS_OFFLINE", "HPO_CACHE")
 
-__all__ = ["TUNE_ACTOR_ENV", "WORKER_ENV", "RayConnectError", "ensure_ray", "stop_ray",
-           "tune_actors_on_started_workers", "working_dir_excludes"]
+__all__ = ["TUNE_ACTOR_ENV", "WORKER_ENV", "RayConnectError", "ensure_ray", "ray_is_up",
+           "ray_target", "stop_ray", "tune_actors_on_started_workers", "working_dir_excludes"]
 
 # Ray's token conventions (see ray.exceptions.AuthenticationError).
 AUTH_MODE_VAR = "RAY_AUTH_MODE"
@@ -101,7 +101,7 @@ def ensure_ray(address: str | None = None, num_cpus: float | None = None,
     from hpo.execution import _ray_instances
 
     _ray_instances.clean_dead_instances()
-    target = address or os.environ.get("RAY_ADDRESS") or None
+    target = ray_target(address)
     kwargs: dict[str, Any] = {
         "include_dashboard": False,
         "log_to_driver": show_worker_logs,
@@ -117,6 +117,18 @@ def ensure_ray(address: str | None = None, num_cpus: float | None = None,
     for name in ("ray", "ray.tune", "ray.train", "ray.air"):
         logging.getLogger(name).setLevel(logging.WARNING)
     return True
+
+
+def ray_target(address: str | None = None) -> str | None:
+    """The cluster ``ensure_ray(address)`` joins; None when it starts a local instance."""
+    return address or os.environ.get("RAY_ADDRESS") or None
+
+
+def ray_is_up() -> bool:
+    """Whether this process is connected to Ray already (``ensure_ray`` then does nothing);
+    never imports Ray."""
+    ray = sys.modules.get("ray")
+    return ray is not None and bool(ray.is_initialized())
 
 
 def _worker_env() -> dict[str, str]:

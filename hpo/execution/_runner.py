@@ -5,16 +5,25 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
 import warnings
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hpo.execution._clock import working_time
 from hpo.execution._liveness import DEFAULT_STALE_AFTER_S
+from hpo.execution._placement import (
+    Capacity,
+    Placement,
+    choose_placement,
+    cluster_capacity,
+    machine_capacity,
+)
 from hpo.execution._stop_signals import SearchInterrupted, StopSignals
 from hpo.execution._test_score import score_best
 from hpo.spaces import SearchSpec, define_by_run
@@ -71,7 +80,8 @@ def run_search(
         study_name: the Optuna study; defaults to the space's ``name`` or file stem.
         storage: storage URL; defaults to SQLite in ``./hpo-results``.
         trials: total trials in the study, finished ones from earlier runs included.
-        concurrency: trials run at once.
+        concurrency: trials run at once (default: the space's, else chosen from the
+            CPUs, see :mod:`hpo.execution._placement`).
         time_budget: wall-clock seconds for this call; running trials are stopped
             and recorded PRUNED at the step they reached when it is spent.
         overwrite: replace an existing study made from a different experiment.
@@ -96,7 +106,6 @@ def run_search(
     """
     t0 = time.time()
     trials = trials or spec.budget.trials
-    concurrency = concurrency or spec.concurrency
     time_budget = time_budget if time_budget is not None else spec.budget.time_s
     name = study_name_for(spec, study_name)
     if max_retries is not None and max_retries < 0:
@@ -110,16 +119,28 @@ def run_search(
     if unknown:
         raise ValueError("; ".join(unknown))
 
-    from hpo.execution._ray_init import ensure_ray, quiet_environment
+    from hpo.execution._ray_init import ensure_ray, quiet_environment, ray_is_up, ray_target
 
     quiet_environment()
+    # Trials at once and CPUs per trial follow from the CPUs of wherever the trials run:
+    # known now for a Ray hpo starts here (or one already up), once joined for a cluster.
+    placing: Future[Placement] = Future()
+
+    def place(capacity: Capacity) -> None:
+        placing.set_result(choose_placement(capacity, spec.concurrency, spec.resources.cpu,
+                                            spec.resources.gpu, concurrency))
+
+    if ray_is_up():
+        place(cluster_capacity())
+    elif ray_target(ray_address) is None:
+        place(machine_capacity())
     started_ray = False
     display = None
     ledger = None
     by_budget = False
     ray_dir = tempfile.mkdtemp(prefix="hpo-ray-")
 
-    def prepare() -> tuple[Any, Any, Any]:
+    def prepare() -> tuple[Any, Any, Any, Placement]:
         # Runs while Ray starts (its start-up is mostly waiting on its processes):
         # import Optuna and Ray Tune, check the sampler's and scheduler's options,
         # describe the model and data, and open the study, refusing a changed
@@ -147,16 +168,19 @@ def run_search(
         study = open_study(spec, name, store, overwrite=overwrite, identity_details=details)
         lock = StudyLock(url, name)
         base = seed if seed is not None else spec.sampler.options.get("seed")
-        run = register_run(study, lock, None if base is None else int(base))
+        placement = placing.result()  # set by the main thread once Ray is up
+        placed = placement.apply(spec)
+        run = register_run(study, lock, None if base is None else int(base),
+                           placement=placement.record())
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
             study.sampler = make_sampler(spec.sampler, run.seed)
         deadline = None if time_budget is None else t0 + working_time(time_budget)
-        ledger = Ledger(study, spec, define_by_run(spec), trials, deadline, storage=store,
+        ledger = Ledger(study, placed, define_by_run(spec), trials, deadline, storage=store,
                         lock=lock, driver=run.driver, stale_after=stale_after,
                         max_retries=retries)
-        scheduler = make_scheduler(spec.scheduler, spec, spec.budget.max_steps, ledger)
-        return scheduler, ledger, run
+        scheduler = make_scheduler(spec.scheduler, placed, spec.budget.max_steps, ledger)
+        return scheduler, ledger, run, placement
 
     run = None
     heartbeat = None
@@ -166,10 +190,14 @@ def run_search(
             try:
                 started_ray = ensure_ray(ray_address, show_worker_logs=keep_ray_output)
                 signals.install()  # again: Ray's start-up puts its own SIGTERM handler in
+                if not placing.done():  # joined a cluster: its CPUs decide
+                    place(cluster_capacity())
             finally:
+                if not placing.done():  # Ray did not come up: no trial runs, the run
+                    place(machine_capacity())  # record still gets its end
                 # Even when Ray fails to start, wait for the study to be opened (or
                 # refused) so nothing is left writing behind the error.
-                scheduler, ledger, run = preparing.result()
+                scheduler, ledger, run, placement = preparing.result()
             signals.ledger = ledger
             from hpo.execution._liveness import Heartbeat, beat_interval
 
@@ -177,11 +205,13 @@ def run_search(
             heartbeat.start()
             if ledger.to_start > 0 and not ledger.should_end():
                 if progress:
+                    print(f"placement: {placement.describe()}", file=sys.stderr, flush=True)
                     from hpo.execution._progress_line import ProgressLine
 
-                    display = ProgressLine(ledger, concurrency, time_budget)
+                    display = ProgressLine(ledger, placement.concurrency, time_budget)
                     display.start()
-                _fit(spec, trainable, ledger, scheduler, concurrency, ray_dir)
+                _fit(placement.apply(spec), trainable, ledger, scheduler, placement.concurrency,
+                     ray_dir)
         finally:
             try:
                 if ledger is not None:
@@ -320,8 +350,6 @@ def _record_end(ledger: Any, run: Any, by_budget: bool, why: str) -> None:
     """Write how this run ended on its ``hpo:runs`` record (readers tell a used budget from
     a spent time budget, an interruption or an error by it). Called in a ``finally``:
     ``sys.exc_info()`` is the exception that is ending the run, if one is."""
-    import sys
-
     from hpo.execution._runs import end_run
 
     exc = sys.exc_info()[1]

@@ -46,12 +46,15 @@ def derive_seed(base_seed: int, index: int) -> int:
     return int.from_bytes(digest[:4], "little")
 
 
-def register_run(study: optuna.Study, lock: StudyLock, seed: int | None) -> RunInfo:
+def register_run(study: optuna.Study, lock: StudyLock, seed: int | None,
+                 placement: dict[str, Any] | None = None) -> RunInfo:
     """Number this run, choose its seed and append its record to the study.
 
     Args:
         seed: the base seed asked for (``--seed`` or the space's); None keeps the
             study's, or draws one for a new study.
+        placement: trials at once and CPUs per trial this run uses, and why
+            (:meth:`~hpo.execution._placement.Placement.record`), kept on the record.
     """
     with lock.held():
         ua: dict[str, Any] = study.user_attrs
@@ -69,7 +72,8 @@ def register_run(study: optuna.Study, lock: StudyLock, seed: int | None) -> RunI
         info = RunInfo(index=index, seed=derive_seed(base, index), base_seed=base,
                        driver=driver_name())
         runs.append({"run": index, "seed": info.seed, "base_seed": base,
-                     "driver": info.driver, "started": time.time()})
+                     "driver": info.driver, "started": time.time(),
+                     **({} if placement is None else {"placement": placement})})
         study.set_user_attr(attrs.RUNS, runs)
     return info
 

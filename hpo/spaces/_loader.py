@@ -38,6 +38,8 @@ TOP_KEYS = {
     "name", "description", "trainable", "model", "data", "objective", "sampler",
     "scheduler", "budget", "concurrency", "resources", "params", "max_retries", "divergence",
 }
+#: ``concurrency`` and ``resources.cpu`` left to the machine, as when they are absent.
+AUTO = "auto"
 PARAM_KEYS = {
     "float": {"type", "low", "high", "log", "step", "when"},
     "int": {"type", "low", "high", "log", "step", "when"},
@@ -97,7 +99,7 @@ class _Reader:
         sampler = self.read_component("sampler", doc.get("sampler", SAMPLERS[0]))
         scheduler = self.read_component("scheduler", doc.get("scheduler", SCHEDULERS[0]))
         budget = self.read_budget(doc.get("budget", {}))
-        concurrency = self.positive_int("concurrency", doc.get("concurrency", 1))
+        concurrency = self.concurrency(doc.get("concurrency"))
         resources = self.read_resources(doc.get("resources", {}))
         max_retries = self.count("max_retries", doc.get("max_retries", 0))
         divergence = self.read_divergence(doc.get("divergence"), objective)
@@ -226,13 +228,15 @@ class _Reader:
         value = self.mapping("resources", value)
         for key in sorted(set(value) - {"cpu", "gpu"}):
             self.bad(f"resources.{key}", "unknown key; known keys: cpu, gpu")
-        cpu = self.number("resources.cpu", value.get("cpu", 1.0))
+        # Absent (or ``auto``) stays None: the machine decides when the search starts.
+        cpu = value.get("cpu")
+        cpu = None if cpu is None or cpu == AUTO else self.number("resources.cpu", cpu)
         gpu = self.number("resources.gpu", value.get("gpu", 0.0))
         if cpu is not None and cpu <= 0:
-            self.bad("resources.cpu", f"must be > 0, got {cpu!r}")
+            self.bad("resources.cpu", f"must be > 0 or {AUTO}, got {cpu!r}")
         if gpu is not None and gpu < 0:
             self.bad("resources.gpu", f"must be >= 0, got {gpu!r}")
-        return Resources(cpu=cpu or 1.0, gpu=gpu or 0.0)
+        return Resources(cpu=cpu, gpu=gpu or 0.0)
 
     # -- parameters -----------------------------------------------------------------------
 
@@ -404,6 +408,15 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             self.bad(field, f"must be a whole number >= 0, got {value!r}")
             return 0
+        return value
+
+    def concurrency(self, value: Any) -> int | None:
+        # Absent (or ``auto``) stays None: the machine decides when the search starts.
+        if value is None or value == AUTO:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            self.bad("concurrency", f"must be a whole number >= 1 or {AUTO}, got {value!r}")
+            return None
         return value
 
     def positive_int(self, field: str, value: Any) -> int:

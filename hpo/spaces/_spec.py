@@ -85,7 +85,15 @@ class Divergence:
 
 @dataclass(frozen=True)
 class Resources:
-    cpu: float = 1.0
+    """What one trial asks Ray for.
+
+    Attributes:
+        cpu: CPUs (the trainable's threads); None: not given, chosen from the machine
+            when the search starts (:mod:`hpo.execution._placement`).
+        gpu: share of a GPU; may be fractional to pack trials on one GPU.
+    """
+
+    cpu: float | None = None
     gpu: float = 0.0
 
 
@@ -105,7 +113,8 @@ class SearchSpec:
     sampler: Component = field(default_factory=lambda: Component("tpe"))
     scheduler: Component = field(default_factory=lambda: Component("asha"))
     budget: Budget = field(default_factory=Budget)
-    concurrency: int = 1
+    #: trials at once; None: not given, chosen from the machine when the search starts.
+    concurrency: int | None = None
     resources: Resources = field(default_factory=Resources)
     #: times a failed trial is run again with the same parameters (from its last
     #: checkpoint when it saved one); the Optuna trial stays one trial.

@@ -23,7 +23,8 @@ Study attributes:
         seen during the search.
     SEED: the study's base seed; each run samples with a seed derived from it.
     RUNS: one record per ``hpo run`` on the study (``run``, ``seed``, ``driver``,
-        ``started``), appended under the study lock, so no two runs share a seed; a
+        ``started``, ``placement``: the ``concurrency``, ``cpus`` per trial and the
+        ``reason`` for them), appended under the study lock, so no two runs share a seed; a
         run that returns adds ``end`` (``completed``, ``time_budget``, ``interrupted``
         or ``error``), ``note`` and ``ended`` (a run without them died first).
     RUNGS: the ASHA/hyperband rung check (``hpo.execution._rung_check``): ``threshold``,

@@ -137,7 +137,7 @@ def wrap_for_ray(fn: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any
             number=int(facts.get("number", -1)),
             seed=int(facts.get("seed", 0)),
             deadline=facts.get("deadline"),
-            cpus=float(facts.get("cpus", 1.0)),
+            cpus=float(facts.get("cpus") or 1.0),  # None: a spec never placed
             model=dict(facts.get("model") or {}),
             data=dict(facts.get("data") or {}),
             reporter=report,

@@ -194,6 +194,32 @@ def test_search_on_postgresql(synthetic_space: Callable[..., Path], postgres_url
         optuna.delete_study(study_name=name, storage=postgres_url)
 
 
+@pytest.mark.parametrize("joined", [False, True], ids=["ray-up", "joined"])
+def test_placement_left_to_the_machine_comes_from_the_ray_cluster(
+    tmp_path: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch, joined: bool
+) -> None:
+    # The session's Ray has 2 CPUs: one trial at a time with both, as each trial is told.
+    if joined:  # as if joining a cluster: the study is prepared while "Ray starts"
+        from hpo.execution import _ray_init
+
+        monkeypatch.setattr(_ray_init, "ray_is_up", lambda: False)
+        monkeypatch.setattr(_ray_init, "ray_target", lambda address=None: "auto")
+        monkeypatch.setattr(_ray_init, "ensure_ray", lambda *a, **kw: False)
+    space = tmp_path / "placed.yaml"
+    space.write_text("name: placed\ntrainable: tests._trainables:cpus_seen\n"
+                     "objective: {metric: score}\nscheduler: fifo\n"
+                     "budget: {trials: 2, max_steps: 1}\n"
+                     "params:\n  x: {type: float, low: 0, high: 1}\n")
+    run_search(load_space(space), storage=sqlite_url, progress=True)
+    assert "placement: 1 trial at a time, 2 CPUs each (2 CPUs on the Ray cluster" in \
+        capsys.readouterr().err
+    study = optuna.load_study(study_name="placed", storage=sqlite_url)
+    placement = study.user_attrs[attrs.RUNS][-1]["placement"]
+    assert (placement["concurrency"], placement["cpus"]) == (1, 2.0)
+    assert [attrs.metrics_history(t.user_attrs)[0][1]["cpus"] for t in study.trials] == [2.0] * 2
+
+
 def test_shipped_custom_trainable_space_runs(sqlite_url: str) -> None:
     root = Path(__file__).resolve().parents[2]
     spec = load_space(root / "search_spaces" / "custom_trainable.yaml")

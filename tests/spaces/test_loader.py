@@ -146,3 +146,28 @@ def test_shipped_spaces_validate() -> None:
     assert files
     for path in files:
         load_space(path)
+
+
+def test_absent_concurrency_and_cpu_stay_not_given_for_the_placement() -> None:
+    # None, not a default: the placement tells "not given" from a value the space chose.
+    spec = parse_space(SPACE)
+    assert spec.concurrency is None and spec.resources.cpu is None
+    assert spec.resources.gpu == 0.0
+    auto = parse_space(SPACE + "concurrency: auto\nresources: {cpu: auto, gpu: 0.5}\n")
+    assert auto.concurrency is None and auto.resources.cpu is None
+    assert auto.resources.gpu == 0.5
+    given = parse_space(SPACE + "concurrency: 3\nresources: {cpu: 2}\n")
+    assert given.concurrency == 3 and given.resources.cpu == 2
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "quoted"),
+    [("concurrency: 0\n", "concurrency", "or auto, got 0"),
+     ("concurrency: many\n", "concurrency", "got 'many'"),
+     ("resources: {cpu: 0}\n", "resources.cpu", "or auto, got 0"),
+     ("resources: {cpu: lots}\n", "resources.cpu", "'lots'")],
+)
+def test_bad_concurrency_or_cpu_is_named(tmp_path: Path, extra: str, field: str,
+                                         quoted: str) -> None:
+    messages = [str(p) for p in _error(SPACE + extra, tmp_path).problems]
+    assert any(m.startswith(field) and quoted in m for m in messages), messages
