@@ -235,21 +235,53 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _warm_plotly() -> None:
     """Load plotly's figure machinery and the pages' shared template once at start-up
-    (~0.1 s each) rather than in the first request.
+    rather than in the first request.
 
     Also imports pandas when installed (~0.25 s): plotly's JSON encoder uses pandas only
     if it is already in ``sys.modules``, and Optuna's importance evaluators import it
     (through scikit-learn) on first use. A figure serialised in one thread while another
     thread is importing pandas sees the half-imported module and fails.
+
+    The warm-up draws the first screen's panels of a three-trial study, plus a layout
+    shape (what their plots of thousands of trials become): plotly builds each class it
+    meets on first use, and hands arrays to narwhals, which looks for its plugins among
+    every installed package's entry points on its first array. Measured, the first
+    request of a study page spent 0.16 s on the entry points, 0.13 s on the shape class
+    and 0.10 s on the axes' classes after a warm-up with an empty figure.
     """
     from hpo.dashboard import _figures
+    from hpo.dashboard._views import study_figure
 
     try:
         import pandas  # noqa: F401
     except ImportError:
         pass
-    _figures.to_json(_figures.empty_figure("warm-up", "nothing"))
+    snap = _tiny_study()
+    for panel in _FIRST_SCREEN:
+        fig = study_figure(snap, panel, {})
+        if panel == "curves":
+            fig.add_shape(type="path", path="M0,0L1,1")
+        _figures.to_json(fig)
     _figures.template_json()  # every page embeds it (see _pages.page)
+
+
+_FIRST_SCREEN = ("history", "history_time", "curves")  # at 1400x1000, see app.js
+
+
+def _tiny_study() -> Any:
+    """A snapshot of a made-up study: one complete, one pruned and one failed trial."""
+    from hpo.results import StudyMeta, StudySnapshot, TrialRecord
+    from hpo.storage import attrs
+
+    meta = StudyMeta(0, "warm-up", ("maximize",), {attrs.METRIC: "accuracy"})
+    trials = (
+        TrialRecord(1, 0, "COMPLETE", 0.0, 3.0, (0.8,), intermediate={1: 0.6, 2: 0.8}),
+        TrialRecord(2, 1, "PRUNED", 1.0, 2.0, intermediate={1: 0.5}, user_attrs={
+            attrs.STOP: {"by": "asha", "rung": 1, "score": 0.5, "cutoff": 0.6}}),
+        TrialRecord(3, 2, "FAIL", 2.0, 3.0, intermediate={1: 0.4},
+                    user_attrs={attrs.FAIL_REASON: "made up"}),
+    )
+    return StudySnapshot(meta, trials, 0, 3.0)
 
 
 class DashboardServer(ThreadingHTTPServer):
@@ -262,6 +294,10 @@ class DashboardServer(ThreadingHTTPServer):
         token: shared secret required on every request when given.
         dashboard: a saved dashboard shown at ``/``.
         refresh_s: seconds between live-update polls in the pages (0: off).
+        freeze: once every study is read, move everything alive into the collector's
+            permanent generation (``gc.freeze``), for a process that only serves: the
+            cached trials are then never walked by the cyclic collector again, which
+            took 0.11-0.14 s of the first study page's request (measured).
 
     Raises:
         DashboardError: a non-loopback ``host`` without a token.
@@ -277,11 +313,12 @@ class DashboardServer(ThreadingHTTPServer):
 
     def __init__(self, store: Store, host: str = "127.0.0.1", port: int = 8080,
                  token: str | None = None, dashboard: Dashboard | None = None,
-                 refresh_s: float = 3.0) -> None:
+                 refresh_s: float = 3.0, freeze: bool = False) -> None:
         if not is_loopback(host) and not token:
             raise DashboardError(f"binding to {host!r} exposes the studies beyond this machine; "
                                  "give --token (or $HPO_DASHBOARD_TOKEN) to require one")
         self.store, self.token, self.dashboard = store, token or None, dashboard
+        self._freeze = freeze
         self.views = Views(store)
         self.refresh_s = dashboard.refresh_s if dashboard else refresh_s
         self._plotly: dict[bool, bytes | None] = {}
@@ -303,6 +340,12 @@ class DashboardServer(ThreadingHTTPServer):
                 self.store.snapshot(name)
         except Exception:  # noqa: BLE001 - a cold cache is fine; requests report errors
             _log.debug("prefetch failed", exc_info=True)
+        if self._freeze:
+            import gc
+
+            # The trial records hold no reference cycles (reference counting frees them
+            # when a refresh replaces them), so nothing is kept that would be collected.
+            gc.freeze()
 
     def plotly_js(self, partial: bool = False) -> bytes | None:
         """plotly.js from the installed plotly package (works offline), or with ``partial``
@@ -342,7 +385,7 @@ def serve(url: str | None, host: str = "127.0.0.1", port: int = 8080, token: str
     try:
         board = load_dashboard(dashboard_path) if dashboard_path else None
         store = Store(url)  # None: hpo.storage.resolve_url's default
-        server = DashboardServer(store, host, port, token, board, refresh_s)
+        server = DashboardServer(store, host, port, token, board, refresh_s, freeze=True)
     except (ConfigError, StoreError, DashboardError, OSError) as exc:
         print(f"hpo dashboard: {exc}", file=sys.stderr)
         return 2

@@ -25,7 +25,9 @@ them for the whole study, and from then on every refresh of that study keeps the
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import json
 import logging
 import math
@@ -58,6 +60,36 @@ FINISHED = frozenset({"COMPLETE", "PRUNED", "FAIL"})
 SETTLE_S = 10.0
 _CHUNK = 500  # ids per IN (...) clause; SQLite caps bound variables.
 _METRICS_LIKE = attrs.METRICS_PREFIX + "%"  # the prefix holds no LIKE wildcards
+
+
+_gc_lock = threading.Lock()
+_gc_pausers = 0
+_gc_was_enabled = False
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a refresh builds trial records.
+
+    A first read of 10,000 trials builds about a million objects, and the collector,
+    counting them as they survive, walked the growing heap over and over: 0.15-0.17 s of
+    a 0.58-0.68 s read (measured). The records are plain data without reference
+    cycles, freed by reference counting either way. Re-entrant and thread-safe: the
+    collector resumes when the last pauser ends, and only if it was running before.
+    """
+    global _gc_pausers, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pausers == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pausers += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pausers -= 1
+            if _gc_pausers == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 class StoreError(RuntimeError):
@@ -290,7 +322,8 @@ class Store:
             return self._public_snapshot(name, metrics)
         meta = self.meta(name)
         cache = self._cache(meta)
-        with cache.lock:  # one refresh per study at a time; others wait for its result
+        # One refresh per study at a time; others wait for its result.
+        with cache.lock, collector_paused():
             changed = self._run(lambda conn: self._refresh(conn, cache))
             added = metrics and not cache.with_metrics
             if added:

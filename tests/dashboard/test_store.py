@@ -301,3 +301,34 @@ def test_postgres_store_reads_the_same(tmp_path: Path) -> None:
         st.close()
     finally:
         optuna.delete_study(study_name=name, storage=PG)
+
+
+def test_the_collector_is_paused_while_a_refresh_builds_records(store_url, monkeypatch):
+    import gc
+
+    from hpo.results import _store
+
+    seen: list[bool] = []
+    real = _store.Store._refresh
+
+    def spy(self, conn, cache):
+        seen.append(gc.isenabled())
+        return real(self, conn, cache)
+
+    monkeypatch.setattr(_store.Store, "_refresh", spy)
+    fresh = _store.Store(store_url)
+    try:
+        assert gc.isenabled()
+        fresh.snapshot("bert-sst2")
+        assert seen == [False] and gc.isenabled()  # paused during the read, then resumed
+        gc.disable()
+        try:
+            with _store.collector_paused():
+                with _store.collector_paused():  # nested: the outer one resumes
+                    pass
+                assert not gc.isenabled()
+            assert not gc.isenabled()  # disabled before: stays disabled
+        finally:
+            gc.enable()
+    finally:
+        fresh.close()
