@@ -31,7 +31,7 @@ from hpo.storage import attrs
 __all__ = [
     "OBJECTIVE", "Curve", "Curves", "History", "ParamAxis", "ParamData", "Reached",
     "TrialTable", "curves", "history", "metric_names", "needs_metric_scan", "param_data",
-    "trial_table",
+    "param_names", "trial_table",
 ]
 
 OBJECTIVE = "objective"  # curve name of Optuna's intermediate values
@@ -319,6 +319,11 @@ class ParamData:
     numbers: tuple[int, ...]
     objective: tuple[float, ...]
     axes: tuple[ParamAxis, ...]
+
+
+def param_names(snap: StudySnapshot, objective: int = 0) -> list[str]:
+    """The parameters :func:`param_data` has axes for, without building the axes."""
+    return sorted({p for r, _ in _completed(snap, objective) for p in r.params})
 
 
 def param_data(snap: StudySnapshot, objective: int = 0) -> ParamData:

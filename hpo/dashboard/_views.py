@@ -160,12 +160,11 @@ class Views:
         if _extract.needs_metric_scan(snap) and not snap.has_metrics:
             # Written without the names attribute: the names come from the histories.
             snap = self.store.snapshot(name, metrics=True)
-        data = _extract.param_data(snap)
         head = {
             "name": name, "revision": snap.revision,
             "summary": summary_dict(results.summarize(snap)),
             "metrics": _extract.metric_names(snap),
-            "params": [a.name for a in data.axes],
+            "params": _extract.param_names(snap),
             "multi": len(snap.meta.directions) > 1,
             # What `hpo finalize` and `hpo export` recorded (docs/shipping.md): the
             # finalists with their intervals, and which config was exported.

@@ -232,3 +232,9 @@ def test_progress_and_best_configs(store):
     assert rows["model"].differs and not rows["metric"].differs and not rows["data"].differs
     assert rows["learning_rate"].kind == "param"
     assert math.isclose(rows["best value"].values[1], p.best[-1])
+
+
+def test_param_names_are_param_datas_axes(store):
+    for name in ("bert-sst2", "multi-obj", "empty"):
+        snap = store.snapshot(name)
+        assert _extract.param_names(snap) == [a.name for a in _extract.param_data(snap).axes]
