@@ -116,12 +116,17 @@ def _show(args: argparse.Namespace) -> int:
         print("\nwhy trials stopped early or failed:")
         for number, note in notes:
             print(f"  trial {number}: {note}")
-    edges = edge_lines(best_trial(snap))
+    edges = edge_lines(best_trial(snap), snap.meta.name)
     if edges:
         print("\n" + "\n".join(edges))
     rungs = rung_lines(snap.meta.user_attrs)
     if rungs:
         print("\n" + "\n".join(rungs))
+    from hpo.shipping.widen import record_lines
+
+    widened = record_lines(snap.meta.user_attrs)
+    if widened:
+        print("\n" + "\n".join(widened))
     return 0
 
 
@@ -149,7 +154,7 @@ def _best(args: argparse.Namespace) -> int:
 
         print(yaml.safe_dump(best, sort_keys=False), end="")
     # On stderr: the config on stdout stays one document a pipeline can read.
-    for line in edge_lines(best_trial(snap)):
+    for line in edge_lines(best_trial(snap), snap.meta.name):
         print(line, file=sys.stderr)
     return 0
 

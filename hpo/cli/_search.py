@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from hpo.cli._common import (
     EXIT_BAD_INPUT,
@@ -56,6 +57,7 @@ def _run(args: argparse.Namespace) -> int:
         from hpo.cli._remote import run_remote
 
         return run_remote(args, server_url(args.server) or "")
+    from hpo.results import StoreError
     from hpo.spaces import SpaceError, load_space
     from hpo.storage import StoreUnavailable, StudyMismatch
 
@@ -66,13 +68,23 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     from hpo.execution import SearchInterrupted, run_search
 
+    study_name = args.study
+    if args.widen:  # a new study in wider ranges, from the old one's trials (hpo.shipping.widen)
+        try:
+            spec, study_name = _widen(spec, args)
+        except StudyMismatch as exc:
+            print(f"hpo run: {exc}", file=sys.stderr)
+            return EXIT_MISMATCH
+        except (ValueError, StoreError) as exc:
+            print(f"hpo run: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     try:
         if args.warm_start:  # enqueue earlier studies' best configs (hpo.shipping.warm_start)
             from hpo.shipping.warm_start import seed_search
 
-            seed_search(spec, args.study, args.storage, args.warm_start, args.overwrite)
+            seed_search(spec, study_name, args.storage, args.warm_start, args.overwrite)
         result = run_search(
-            spec, study_name=args.study, storage=args.storage, trials=args.trials,
+            spec, study_name=study_name, storage=args.storage, trials=args.trials,
             concurrency=args.concurrency, time_budget=args.time_budget,
             overwrite=args.overwrite, seed=args.seed, progress=not args.quiet,
             ray_address=args.address, keep_ray_output=args.ray_output,
@@ -113,6 +125,40 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _widen(spec: Any, args: argparse.Namespace) -> tuple[Any, str]:
+    """The widened space and the new study's name, with the old study's fitting trials
+    added to it and the widening recorded (``--widen``)."""
+    from hpo.results import Store
+    from hpo.shipping.warm_start import target_study
+    from hpo.shipping.widen import carry_trials, widen_space, widened_name
+    from hpo.storage import attrs
+
+    name = args.study or widened_name(args.widen)
+    if name == args.widen:
+        raise ValueError(f"--widen {args.widen}: the widened search needs a new study; "
+                         "give --study another name")
+    store = Store(args.storage)
+    try:
+        source = store.snapshot(args.widen)
+    finally:
+        store.close()
+    spec, widening = widen_space(spec, source)
+    target = target_study(spec, name, args.storage, args.overwrite)
+    carried, left_out = carry_trials(spec, source, target)
+    record = widening.record()
+    earlier = target.user_attrs.get(attrs.WIDENED)
+    if isinstance(earlier, dict):  # a rerun of the same command adds only new trials
+        carried += int(earlier.get("carried") or 0)
+    record.update(carried=carried, left_out=left_out)
+    target.set_user_attr(attrs.WIDENED, record)
+    for line in widening.lines():
+        print(line, file=sys.stderr)
+    print(f"widen: study {name}: {carried} finished trials of {args.widen} carried over "
+          f"(not run again, not counted in the trial budget), {left_out} did not fit",
+          file=sys.stderr)
+    return spec, name
+
+
 def _edges(url: str, study: str) -> list[str]:
     """The best trial's parameters at the edge of their ranges, read back from the store
     (nothing if it cannot be read: the search itself is done and recorded)."""
@@ -124,7 +170,7 @@ def _edges(url: str, study: str) -> list[str]:
     except Exception:  # noqa: BLE001 - a hint only
         return []
     try:
-        return edge_lines(best_trial(store.snapshot(study)))
+        return edge_lines(best_trial(store.snapshot(study)), study)
     except Exception:  # noqa: BLE001 - a hint only
         return []
     finally:
@@ -161,6 +207,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no live progress line")
     p.add_argument("--warm-start", metavar="STUDY[,STUDY...]",
                    help="seed the search with the best configs of earlier studies")
+    p.add_argument("--widen", metavar="STUDY",
+                   help="search on in a new study (default STUDY-widened) with the ranges "
+                        "widened where STUDY's best trial sits at an edge, starting from "
+                        "STUDY's finished trials that fit")
     p.add_argument("--ray-output", action="store_true",
                    help="keep Ray's result files and show worker logs")
     p.set_defaults(func=_run)

@@ -1,7 +1,8 @@
 """The study's trial budget, shared by every driver: what counts, and claiming a trial.
 
 A study's budget (``--trials``) counts every finished trial except those failed
-because their driver died (their place is run again), plus every trial running
+because their driver died (their place is run again) and those carried over from
+another study by ``hpo run --widen`` (never run here), plus every trial running
 now, whichever driver runs it. Claiming a trial counts what the study has used and
 asks Optuna for one more (``study.ask``, which hands out enqueued trials first) as
 one step under the study lock, so the budget is exact however many drivers share
@@ -29,9 +30,12 @@ def uses_budget(t: optuna.trial.FrozenTrial) -> bool:
 
 
 def counts_as_done(t: optuna.trial.FrozenTrial) -> bool:
-    """COMPLETE, PRUNED, or FAIL for a reason of its own (not an orphan)."""
+    """COMPLETE, PRUNED, or FAIL for a reason of its own (not an orphan), and run in this
+    study (not carried over from another by ``hpo run --widen``)."""
     from optuna.trial import TrialState
 
+    if t.user_attrs.get(attrs.CARRIED):
+        return False
     if t.state in (TrialState.COMPLETE, TrialState.PRUNED):
         return True
     return t.state == TrialState.FAIL and not t.user_attrs.get(attrs.ORPHANED)

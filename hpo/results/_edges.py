@@ -2,8 +2,8 @@
 
 A best value within a few per cent of a bound (in log space for log ranges) says the
 optimum may lie outside the range the space allowed. ``hpo show``, ``hpo best`` and the
-end of ``hpo run`` say so, with a wider range to continue the search in (a new study
-with the widened space, ``--warm-start``-ed from this one).
+end of ``hpo run`` say so, with a wider range to continue the search in
+(``hpo run SPACE --widen STUDY``, see :mod:`hpo.shipping.widen`).
 """
 
 from __future__ import annotations
@@ -91,8 +91,9 @@ def range_edges(rec: TrialRecord, margin: float = EDGE_MARGIN) -> list[RangeEdge
     return out
 
 
-def edge_lines(rec: TrialRecord | None) -> list[str]:
-    """What to print about ``rec``'s edges (nothing when there are none)."""
+def edge_lines(rec: TrialRecord | None, study: str | None = None) -> list[str]:
+    """What to print about ``rec``'s edges (nothing when there are none); ``study`` names
+    the study in the command that searches on."""
     if rec is None:
         return []
     edges = range_edges(rec)
@@ -101,8 +102,8 @@ def edge_lines(rec: TrialRecord | None) -> list[str]:
     lines = [f"best trial {rec.number} sits at the edge of its search range:"]
     lines += [f"  {e.message()}" for e in edges]
     if any(e.widened is not None for e in edges):
-        lines.append("  to search further: widen those ranges in the space file and run it "
-                     "as a new study with --warm-start <this study>")
+        lines.append(f"  to search further: hpo run <space file> --widen {study or '<study>'}"
+                     " (a new study in the widened ranges, starting from this one's trials)")
     return lines
 
 

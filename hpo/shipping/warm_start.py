@@ -124,7 +124,7 @@ def plan(spec: SearchSpec, sources: list[str], storage: str | None,
     return out
 
 
-def _target_study(spec: SearchSpec, name: str, storage: str | None,
+def target_study(spec: SearchSpec, name: str, storage: str | None,
                   overwrite: bool) -> optuna.Study:
     """The study the new search will run in, created bare if absent (``run_search`` then
     writes its attributes). A study of another experiment is refused as ``hpo run`` does."""
@@ -162,7 +162,7 @@ def enqueue(spec: SearchSpec, study_name: str, sources: list[str], storage: str 
     import optuna
 
     seeds = plan(spec, [s for s in sources if s != study_name], storage, per_study)
-    study = _target_study(spec, study_name, storage, overwrite)
+    study = target_study(spec, study_name, storage, overwrite)
     already = set()
     for t in study.get_trials(deepcopy=False):
         mark = t.user_attrs.get(keys.WARM_START)

@@ -34,6 +34,11 @@ Study attributes:
         compared with), ``pairs``, ``rho`` (Spearman) and ``verdict``) and ``moves``
         (each move of the first rung: ``from``, ``to``, ``at``, ``finished`` and the
         ``fits`` of the rungs it moved past).
+    WIDENED: how ``hpo run --widen`` made this study (``hpo.shipping.widen``): ``from``
+        (the study it continues), ``trial`` (that study's best trial, at the edges),
+        ``ranges`` (per widened parameter ``before`` and ``after``, ``[low, high]``),
+        ``left`` (parameters at an edge kept as they were, with the reason), ``carried``
+        and ``left_out`` (finished trials added from there, and those that did not fit).
 
 Trial attributes:
     STEP: last step (``training_iteration``) the trial reported.
@@ -58,6 +63,8 @@ Trial attributes:
         attempt started from, 0 for none).
     INFEASIBLE: True on a trial whose config cannot run (out of memory); stored
         PRUNED with ``FAIL_REASON`` and a violated Optuna constraint.
+    CARRIED: ``{"study", "trial"}`` on a trial ``hpo run --widen`` added as it finished in
+        that study; it was not run in this one and does not count toward its budget.
     METRICS_PREFIX: ``f"{METRICS_PREFIX}{step:06d}"`` holds every numeric metric
         the trial reported at that step (objective, losses, accuracies, time).
 """
@@ -79,6 +86,7 @@ METRIC_NAMES = "hpo:metric_names"
 SEED = "hpo:seed"
 RUNS = "hpo:runs"
 RUNGS = "hpo:rungs"
+WIDENED = "hpo:widened"
 
 STEP = "hpo:step"
 BEST_STEP = "hpo:best_step"
@@ -94,6 +102,7 @@ STALE_AFTER = "hpo:stale_after"
 ORPHANED = "hpo:orphaned"
 RETRIES = "hpo:retries"
 INFEASIBLE = "hpo:infeasible"
+CARRIED = "hpo:carried"
 METRICS_PREFIX = "hpo:metrics:"
 
 

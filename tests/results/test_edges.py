@@ -49,7 +49,7 @@ def test_no_edges_no_lines():
     assert edge_lines(_rec({"lr": 1e-4}, d)) == []
     lines = edge_lines(_rec({"lr": 1e-3}, d))
     assert lines[0] == "best trial 7 sits at the edge of its search range:"
-    assert "lr=0.001 sits at the upper bound" in lines[1] and "--warm-start" in lines[2]
+    assert "lr=0.001 sits at the upper bound" in lines[1] and "--widen <study>" in lines[2]
 
 
 def test_show_and_best_say_so(tmp_path, capsys):
