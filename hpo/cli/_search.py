@@ -69,16 +69,9 @@ def _run(args: argparse.Namespace) -> int:
     from hpo.execution import SearchInterrupted, run_search
 
     study_name = args.study
-    if args.widen:  # a new study in wider ranges, from the old one's trials (hpo.shipping.widen)
-        try:
-            spec, study_name = _widen(spec, args)
-        except StudyMismatch as exc:
-            print(f"hpo run: {exc}", file=sys.stderr)
-            return EXIT_MISMATCH
-        except (ValueError, StoreError) as exc:
-            print(f"hpo run: {exc}", file=sys.stderr)
-            return EXIT_BAD_INPUT
     try:
+        if args.widen:  # a new study in wider ranges from the old one's trials (shipping.widen)
+            spec, study_name = _widen(spec, args)
         if args.warm_start:  # enqueue earlier studies' best configs (hpo.shipping.warm_start)
             from hpo.shipping.warm_start import seed_search
 
@@ -104,7 +97,7 @@ def _run(args: argparse.Namespace) -> int:
     except StoreUnavailable as exc:
         print(f"hpo run: search stopped: {exc}", file=sys.stderr)
         return EXIT_STORE_UNAVAILABLE
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, StoreError) as exc:
         print(f"hpo run: {args.space}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     best = "-" if result.best_value is None else f"{result.best_value:.4g}"

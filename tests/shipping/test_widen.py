@@ -151,3 +151,5 @@ def test_hpo_run_widen_searches_on_in_a_new_study_from_the_old_trials(
     assert main(["run", str(path), "--storage", sqlite_url, "--widen", "edge-old",
                  "--study", "edge-old"]) == 2
     assert "needs a new study" in capsys.readouterr().err
+    assert main(["run", str(path), "--storage", sqlite_url, "--widen", "missing"]) == 2
+    assert "no study named 'missing'" in capsys.readouterr().err
