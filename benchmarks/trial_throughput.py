@@ -5,7 +5,9 @@ its trial context, no Ray) and the plain loop a user would write
 (:mod:`benchmarks._peers.plain_loop`), same model, data, batch size, threads and epochs,
 one after the other in fresh processes, ``--rounds`` times. The trial evaluates
 ``--evals-per-epoch`` times per epoch (the shipped spaces: 2), the plain loop
-``--plain-evals-per-epoch`` times (a user's script: 1). Examples per second count
+``--plain-evals-per-epoch`` times (a user's script: 1); its evaluations before an
+epoch's end score the fixed validation subset (``rung_eval_size``), and the same trial
+scoring the whole split every time runs beside them. Examples per second count
 training examples over the time from the first batch to the last evaluation, so model
 loading and tokenising are left out of both.
 
@@ -31,7 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(ROOT))
 
-ENGINES = ("hpo", "plain")
+#: ``hpo-whole``: the same trial scoring the whole validation split at every evaluation
+#: (``rung_eval_size: null``, as before rung-only evaluations used a subset).
+ENGINES = ("hpo", "hpo-whole", "plain")
 
 
 def _task(args: argparse.Namespace) -> Any:
@@ -40,8 +44,9 @@ def _task(args: argparse.Namespace) -> Any:
     return get_task(args.task, quick=args.quick)
 
 
-def run_hpo(args: argparse.Namespace, threads: int) -> dict[str, float]:
-    """One trial of the built-in text trainable, outside Ray."""
+def run_hpo(args: argparse.Namespace, threads: int, whole: bool = False) -> dict[str, float]:
+    """One trial of the built-in text trainable, outside Ray (``whole``: every evaluation
+    on the whole validation split)."""
     from hpo.trainables import TrialContext
     from hpo.trainables._context import use_context
 
@@ -49,6 +54,8 @@ def run_hpo(args: argparse.Namespace, threads: int) -> dict[str, float]:
     config = {"learning_rate": 5e-5, "lr_schedule": "linear", "weight_decay": 0.01,
               "batch_size": args.batch_size, "epochs": args.epochs,
               "evals_per_epoch": args.evals_per_epoch, "threads": threads, **task.fixed}
+    if whole:
+        config["rung_eval_size"] = None
     ctx = TrialContext(seed=0, cpus=threads, model=task.model, data=task.data)
     with use_context(ctx):
         task.builtin().fit(config)
@@ -98,14 +105,19 @@ def compare(args: argparse.Namespace) -> list[dict[str, Any]]:
         runs = {engine: _collect(_start(args, engine, args.threads), engine)
                 for engine in ENGINES}
         ratio = runs["hpo"]["per_s"] / runs["plain"]["per_s"]
-        rows.append({"round": round_no, **{f"{e}_{k}": v for e in ENGINES
-                                          for k, v in runs[e].items()}, "ratio": ratio})
+        whole = runs["hpo-whole"]["per_s"] / runs["plain"]["per_s"]
+        rows.append({"round": round_no, **{f"{e.replace('-', '_')}_{k}": v for e in ENGINES
+                                          for k, v in runs[e].items()},
+                     "ratio": ratio, "whole_ratio": whole})
         print(f"round {round_no}: hpo trial {runs['hpo']['per_s']:.1f} examples/s "
               f"({runs['hpo']['train_seconds']:.1f} s, {runs['hpo']['evaluations']:.0f} "
-              f"evaluations), plain loop {runs['plain']['per_s']:.1f} examples/s "
-              f"({runs['plain']['train_seconds']:.1f} s, {runs['plain']['evaluations']:.0f} "
-              f"evaluations); hpo/plain {ratio:.3f} ({ratio - 1:+.1%}) at {args.threads} "
-              f"thread(s)", flush=True)
+              f"evaluations, rung-only ones on the validation subset), the same scoring the "
+              f"whole split every time {runs['hpo-whole']['per_s']:.1f} examples/s "
+              f"({runs['hpo-whole']['train_seconds']:.1f} s), plain loop "
+              f"{runs['plain']['per_s']:.1f} examples/s ({runs['plain']['train_seconds']:.1f} "
+              f"s, {runs['plain']['evaluations']:.0f} evaluations); hpo/plain {ratio:.3f} "
+              f"({ratio - 1:+.1%}), whole-split hpo/plain {whole:.3f} ({whole - 1:+.1%}) at "
+              f"{args.threads} thread(s)", flush=True)
     return rows
 
 
@@ -140,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--pair", action="store_true",
                         help="2 trials x 1 thread against 1 trial x 2 threads")
-    parser.add_argument("--pair-engine", choices=ENGINES, default="hpo")
+    parser.add_argument("--pair-engine", choices=("hpo", "plain"), default="hpo")
     parser.add_argument("--quick", action="store_true", help="tiny data (48 train), one epoch")
     parser.add_argument("--engine", choices=ENGINES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -151,8 +163,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         args.epochs = 1
     if args.engine:  # child process: one run, its numbers as the last line of JSON
-        run = run_hpo if args.engine == "hpo" else run_plain
-        print(json.dumps(run(args, args.threads)))
+        if args.engine == "plain":
+            print(json.dumps(run_plain(args, args.threads)))
+        else:
+            print(json.dumps(run_hpo(args, args.threads, whole=args.engine == "hpo-whole")))
         return
     rows = pair(args) if args.pair else compare(args)
     print(json.dumps({"mode": "pair" if args.pair else "compare", "task": args.task,

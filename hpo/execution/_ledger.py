@@ -38,7 +38,7 @@ from hpo.execution._store_writer import writer_for
 from hpo.storage import attrs
 from hpo.storage._recovery import end_record
 from hpo.trainables._device import HARDWARE_KEY
-from hpo.trainables._wrap import CONTEXT_KEY, INFEASIBLE_KEY
+from hpo.trainables._wrap import CONTEXT_KEY, INFEASIBLE_KEY, RUNG_ONLY_KEY
 
 if TYPE_CHECKING:
     import optuna
@@ -318,7 +318,9 @@ class Ledger:
         trial = entry.trial
         names = None
         if not self._metric_names.issuperset(metrics):
-            seen = {k for k, v in metrics.items() if isinstance(v, float) and math.isfinite(v)}
+            # hpo's own flags (hpo_rung_only) stay in the history but are no curve to offer.
+            seen = {k for k, v in metrics.items() if isinstance(v, float) and math.isfinite(v)
+                    and not k.startswith("hpo_")}
             if not self._metric_names.issuperset(seen):
                 self._metric_names |= seen
                 names = sorted(self._metric_names)
@@ -335,7 +337,10 @@ class Ledger:
         if bad_value_reason(self.metric, raw) is None:
             value = float(raw)  # type: ignore[arg-type]
             entry.last = value
-            if entry.best is None or self.sign * value > self.sign * entry.best:
+            # A score on the validation subset feeds the scheduler's rung (it is reported
+            # to Optuna as the step's value) but never becomes the trial's value.
+            if not result.get(RUNG_ONLY_KEY) and (
+                    entry.best is None or self.sign * value > self.sign * entry.best):
                 entry.best, entry.best_step = value, step
 
         def write() -> None:

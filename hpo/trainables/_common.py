@@ -13,16 +13,22 @@ import itertools
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from hpo.trainables._device import HARDWARE_KEY, Placement, hardware
+from hpo.trainables._wrap import RUNG_ONLY_KEY
 
 #: Fine-tuning keys both trainables accept, with their defaults (None = off/auto).
 FINETUNE_DEFAULTS: dict[str, Any] = {
     "weight_decay": 0.01, "batch_size": 32, "epochs": 3, "warmup_ratio": 0.0,
     "max_grad_norm": 1.0, "label_smoothing": 0.0, "evals_per_epoch": 1,
+    # Evaluations before an epoch's end only feed the scheduler's rungs: they score a
+    # fixed stratified subset of this many validation examples (None: the whole split).
+    # The end of every epoch is scored on the whole split, and only those scores become
+    # the trial's value.
+    "rung_eval_size": 128,
     "strategy": "full", "freeze_layers": 0, "lora_rank": 8, "lora_alpha": 16.0,
     "lora_dropout": 0.0, "lora_targets": None, "layer_decay": None, "head_lr": None,
     "optimizer": "adamw", "momentum": 0.9, "dropout": None, "seed": None, "threads": None,
@@ -143,6 +149,35 @@ def eval_marks(n_train: int, evals_per_epoch: Any) -> list[int]:
     return [round(n_train * (k + 1) / evals) for k in range(evals)]
 
 
+def stratified_subset(labels: Sequence[Any], size: Any) -> list[int] | None:
+    """Indices of a fixed subset of ``size`` examples with the label mix of ``labels``, in
+    their order; None for the whole split (``size`` None, or not smaller than it).
+
+    Seeded with 0, not the trial's seed: every trial's rungs score the same examples.
+    """
+    import random
+
+    if size is None:
+        return None
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"rung_eval_size must be an int >= 1 or null, got {size!r}")
+    if size >= len(labels):
+        return None
+    by_label: dict[Any, list[int]] = {}
+    for i, y in enumerate(labels):
+        by_label.setdefault(int(y), []).append(i)
+    share = {y: size * len(ix) / len(labels) for y, ix in by_label.items()}
+    take = {y: int(q) for y, q in share.items()}
+    # Largest remainders first, so the subset has exactly ``size`` examples.
+    for y in sorted(share, key=lambda y: (take[y] - share[y], y))[:size - sum(take.values())]:
+        take[y] += 1
+    rng = random.Random(0)
+    out: list[int] = []
+    for y in sorted(by_label):
+        out += rng.sample(by_label[y], take[y])
+    return sorted(out)
+
+
 def file_digest(path: Path) -> str:
     """Short SHA-256 of a file (identifies model weights in the study)."""
     digest = hashlib.sha256()
@@ -218,6 +253,9 @@ class StepAndReport:
         schedule: from :func:`build_training`.
         epoch_size: training examples per epoch.
         evaluate: returns validation ``(accuracy, loss)`` (and leaves the model training).
+        evaluate_rung: the same on the fixed validation subset (``rung_eval_size``), for
+            the evaluations before an epoch's end; their reports carry ``RUNG_ONLY_KEY``
+            (kept in the trial's metric history). None: every evaluation is whole.
         after_report: the trial context's hook; True ends training after that report.
         placement: the trial's device and precision; fp16 steps go through a gradient
             scaler, and on a GPU every report carries ``gpu_peak_bytes`` (the most
@@ -227,8 +265,10 @@ class StepAndReport:
     def __init__(self, model: Any, cfg: dict[str, Any], optimizer: Any, schedule: Any,
                  epoch_size: int, evaluate: Callable[[], tuple[float, float]],
                  after_report: Callable[[Any, int], bool] | None = None,
-                 placement: Placement | None = None) -> None:
+                 placement: Placement | None = None,
+                 evaluate_rung: Callable[[], tuple[float, float]] | None = None) -> None:
         self.model, self.optimizer, self.schedule = model, optimizer, schedule
+        self.evaluate_rung = evaluate_rung
         self.placement = placement or Placement("cpu", "fp32")
         self.scaler = self.placement.scaler()
         self.max_grad_norm = cfg["max_grad_norm"]
@@ -289,12 +329,17 @@ class StepAndReport:
         self.seen_total += n
         while self.mark_i < len(self.marks) and self.seen >= self.marks[self.mark_i]:
             self.mark_i += 1
-            acc, eval_loss = self.evaluate()
+            rung_only: dict[str, float] = {}
+            if self.evaluate_rung is not None and self.mark_i < len(self.marks):
+                acc, eval_loss = self.evaluate_rung()
+                rung_only = {RUNG_ONLY_KEY: 1.0}
+            else:
+                acc, eval_loss = self.evaluate()
             report({
                 "accuracy": acc, "eval_loss": eval_loss, "train_loss": self.running / self.count,
                 "epoch": self.epoch + self.seen / self.epoch_size, "examples": self.seen_total,
                 "train_seconds": time.time() - self.t0, **self._hardware_facts(),
-                **self.facts,
+                **self.facts, **rung_only,
             })
             self.running, self.count = 0.0, 0
             self.reports += 1

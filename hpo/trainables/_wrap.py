@@ -17,6 +17,10 @@ from hpo.trainables._context import Infeasible, TrialContext, use_context
 CONTEXT_KEY = "__hpo__"
 #: Report key by which a worker tells the driver its config is infeasible (out of memory).
 INFEASIBLE_KEY = "hpo_infeasible"
+#: Report key (1.0) of an evaluation on the fixed validation subset (``rung_eval_size``):
+#: the scheduler judges it, but the value a trial is ranked and stored by never comes
+#: from it (see hpo.trainables._common.StepAndReport).
+RUNG_ONLY_KEY = "hpo_rung_only"
 #: Seconds a trial may take to leave after ``should_stop()`` turned true at a time limit
 #: before its worker process is ended (a trainable that never polls is stopped this way).
 STOP_GRACE_S = 1.0

@@ -6,7 +6,9 @@ Config keys (all optional, searchable or fixed in the space; unknown keys are an
     (adamw | adam | sgd), momentum (0.9, sgd), max_grad_norm (1.0; 0 = off),
     label_smoothing (0.0), dropout (before the head; model default),
     drop_connect_rate (EfficientNet stochastic depth; model default), image_size (64),
-    evals_per_epoch (1), seed (the trial's seed), threads (the trial's CPUs),
+    evals_per_epoch (1), rung_eval_size (128: validation examples scored by the
+    evaluations before an epoch's end, which feed only the scheduler; None: all),
+    seed (the trial's seed), threads (the trial's CPUs),
     precision (auto | fp32 | bf16 | fp16), grad_accumulation (1), oom (fail | retry);
   fine-tuning: strategy (full | linear_probe | freeze_bottom | lora), freeze_layers (0;
     EfficientNet-Lite0 has 16 blocks), lora_rank, lora_alpha, lora_dropout, lora_targets
@@ -46,6 +48,7 @@ from hpo.trainables._common import (
     prepare_model,
     probe_key,
     resolve_config,
+    stratified_subset,
     with_oom_retry,
 )
 from hpo.trainables._context import should_stop, trial_context
@@ -210,15 +213,21 @@ def fit_image_classifier(config: dict[str, Any]) -> Any:
         total_steps = math.ceil(len(train_y) / batch) * int(cfg["epochs"])
         optimizer, schedule, loss_fn = build_training(model, cfg, total_steps)
 
-        def evaluate() -> tuple[float, float]:
-            # ``hpo finalize`` scores on a selection split the search never ranked on.
-            result = _evaluate(model, *pixels.get("selection", pixels["validation"]),
-                               normalise)
+        # ``hpo finalize`` scores on a selection split the search never ranked on.
+        scored_on = pixels.get("selection", pixels["validation"])
+        subset = stratified_subset(scored_on[1].tolist(), cfg["rung_eval_size"])
+
+        def evaluate(on: Any = scored_on) -> tuple[float, float]:
+            images, labels = on
+            result = _evaluate(model, images, labels, normalise)
             freeze_frozen_norms(model)  # _evaluate puts the model back in train mode
             return result
 
+        picked = None if subset is None else torch.tensor(subset)
+        rung_on = scored_on if picked is None else (scored_on[0][picked], scored_on[1][picked])
         steps = StepAndReport(model, cfg, optimizer, schedule, len(train_y), evaluate,
-                              ctx.after_report, placement)
+                              ctx.after_report, placement,
+                              evaluate_rung=None if picked is None else lambda: evaluate(rung_on))
         steps.facts.update(facts)
         gen = torch.Generator().manual_seed(seed)
         # Augmentation draws from its own stream so the batch order does not depend

@@ -5,7 +5,9 @@ Config keys (all optional, searchable or fixed in the space; unknown keys are an
     warmup_ratio (0.0), lr_schedule (linear | cosine | constant), optimizer
     (adamw | adam | sgd), momentum (0.9, sgd), max_grad_norm (1.0; 0 = off),
     label_smoothing (0.0), dropout (hidden dropout; model default), max_length (64),
-    evals_per_epoch (1), seed (the trial's seed), threads (the trial's CPUs),
+    evals_per_epoch (1), rung_eval_size (128: validation examples scored by the
+    evaluations before an epoch's end, which feed only the scheduler; None: all),
+    seed (the trial's seed), threads (the trial's CPUs),
     precision (auto | fp32 | bf16 | fp16), grad_accumulation (1), oom (fail | retry);
   fine-tuning: strategy (full | linear_probe | freeze_bottom | lora), freeze_layers (0,
     for freeze_bottom), lora_rank (8), lora_alpha (16), lora_dropout (0.0),
@@ -39,6 +41,7 @@ from hpo.trainables._common import (
     prepare_model,
     probe_key,
     resolve_config,
+    stratified_subset,
     with_oom_retry,
 )
 from hpo.trainables._context import should_stop, trial_context
@@ -227,9 +230,13 @@ def fit_text_classifier(config: dict[str, Any]) -> Any:
         optimizer, schedule, loss_fn = build_training(model, cfg, total_steps)
         # ``hpo finalize`` scores on a selection split the search never ranked on.
         scored_on = encoded.get("selection", encoded["validation"])
+        subset = stratified_subset(scored_on[1], cfg["rung_eval_size"])
+        rung_on = scored_on if subset is None else (
+            [scored_on[0][i] for i in subset], [scored_on[1][i] for i in subset])
         steps = StepAndReport(model, cfg, optimizer, schedule, len(train_ids),
                               lambda: _evaluate(model, scored_on, pad), ctx.after_report,
-                              placement)
+                              placement, evaluate_rung=None if subset is None
+                              else lambda: _evaluate(model, rung_on, pad))
         steps.facts.update(facts)
         gen = torch.Generator().manual_seed(seed)
         # A second stream for augmentation keeps the batch order the same whatever

@@ -87,8 +87,10 @@ def test_fortunes_task_runs(tmp_path: Path) -> None:
 def test_throughput_compare(tmp_path: Path) -> None:
     stdout = _run(str(THROUGHPUT), "--quick", "--threads", "1")
     (row,) = json.loads(stdout.strip().splitlines()[-1])["rounds"]
-    assert row["hpo_examples"] == row["plain_examples"] == 48  # one epoch of the same data
+    # one epoch of the same data
+    assert row["hpo_examples"] == row["hpo_whole_examples"] == row["plain_examples"] == 48
     assert row["ratio"] == pytest.approx(row["hpo_per_s"] / row["plain_per_s"])
+    assert row["whole_ratio"] == pytest.approx(row["hpo_whole_per_s"] / row["plain_per_s"])
     assert "hpo/plain" in stdout
 
 

@@ -52,6 +52,24 @@ def test_complete_trial_takes_best_value_and_records_curve(sqlite_url: str) -> N
     assert t.user_attrs[attrs.WORKER] == "h:1"
 
 
+def test_a_score_on_the_rung_subset_is_judged_but_never_the_trials_value(
+        sqlite_url: str) -> None:
+    from hpo.trainables._wrap import RUNG_ONLY_KEY
+
+    ledger = _ledger(sqlite_url)
+    ledger.start("a")
+    ledger.record("a", {**_result(1, 0.95), RUNG_ONLY_KEY: 1.0})  # a lucky subset
+    ledger.record("a", _result(2, 0.8))
+    ledger.record("a", {**_result(3, 0.9), RUNG_ONLY_KEY: 1.0})
+    ledger.record("a", _result(4, 0.85))
+    ledger.finish("a")
+    ledger.flush()
+    t = ledger.study.trials[0]
+    assert t.state == TrialState.COMPLETE and t.value == 0.85
+    assert t.user_attrs[attrs.BEST_STEP] == 4
+    assert t.intermediate_values == {1: 0.95, 2: 0.8, 3: 0.9, 4: 0.85}  # the rungs see all
+
+
 def test_metric_names_kept_on_the_study_across_runs(sqlite_url: str) -> None:
     ledger = _ledger(sqlite_url, total=2)
     ledger.start("a")
