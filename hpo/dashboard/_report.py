@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 from hpo.dashboard._views import STUDY_PANELS, Views
 from hpo.results import Store
@@ -30,14 +29,9 @@ def render_report(store: Store, study: str) -> str:
            "home": "#", "refresh_s": 0}
     # The cartesian bundle is a third of the full one: a smaller file that opens sooner.
     partial = _plotlyjs.cartesian()
-    if partial is not None and not _plotlyjs.needs_full(_figures_of(data)):
-        return page(f"{study} · hpo report", cfg, None, plotly_inline=partial,
-                    inline_is_partial=True)
-    return page(f"{study} · hpo report", cfg, None, plotly_inline=_plotlyjs.full())
-
-
-def _figures_of(data: dict[str, Any]) -> list[Any]:
-    return list((data.get("figures") or {}).values())
+    small = partial is not None and not _plotlyjs.needs_full(data["figures"].values())
+    return page(f"{study} · hpo report", cfg, None,
+                plotly_inline=partial if small else _plotlyjs.full(), inline_is_partial=small)
 
 
 def write_report(url: str, study: str, out: str | Path) -> Path:

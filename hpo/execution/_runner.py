@@ -210,8 +210,8 @@ def run_search(
 
                     display = ProgressLine(ledger, placement.concurrency, time_budget)
                     display.start()
-                _fit(placement.apply(spec), trainable, ledger, scheduler, placement.concurrency,
-                     ray_dir)
+                # The ledger holds the spec with the placement written in (see prepare).
+                _fit(ledger.spec, trainable, ledger, scheduler, placement.concurrency, ray_dir)
         finally:
             try:
                 if ledger is not None:

@@ -58,13 +58,13 @@ class RangeEdge:
         where = (f"at the {'lower' if self.side == 'low' else 'upper'} bound" if share < 0.005
                  else f"in the {'bottom' if self.side == 'low' else 'top'} "
                       f"{max(share, 0.0) * 100:.0f} %")
-        text = (f"{self.param}={_num(self.value)} sits {where} of its range "
-                f"[{_num(self.low)}, {_num(self.high)}]{' (log)' if self.log else ''}")
+        text = (f"{self.param}={bound_text(self.value)} sits {where} of its range "
+                f"[{bound_text(self.low)}, {bound_text(self.high)}]{' (log)' if self.log else ''}")
         wide = self.widened
         if wide is None:
             return text + "; the bound is 0, a natural limit, so the range is left as it is"
-        return (text + f": the optimum may lie outside it; try [{_num(wide[0])}, "
-                       f"{_num(wide[1])}]")
+        return (text + f": the optimum may lie outside it; try [{bound_text(wide[0])}, "
+                       f"{bound_text(wide[1])}]")
 
 
 def range_edges(rec: TrialRecord, margin: float = EDGE_MARGIN) -> list[RangeEdge]:
@@ -107,5 +107,6 @@ def edge_lines(rec: TrialRecord | None, study: str | None = None) -> list[str]:
     return lines
 
 
-def _num(x: Any) -> str:
+def bound_text(x: Any) -> str:
+    """A range bound or value as the edge lines print it (4 significant digits)."""
     return f"{x:.4g}" if isinstance(x, float) and not float(x).is_integer() else f"{x:g}"

@@ -21,6 +21,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from hpo.results._edges import bound_text
+
 if TYPE_CHECKING:
     import optuna
 
@@ -50,8 +52,7 @@ class Widening:
     def lines(self) -> list[str]:
         out = [f"widen: best trial {self.trial} of study {self.study!r} sits at the edge of "
                f"{len(self.ranges) + len(self.left)} range(s)"]
-        out += [f"  {name}: [{_num(b[0])}, {_num(b[1])}] -> [{_num(a[0])}, {_num(a[1])}]"
-                for name, (b, a) in self.ranges.items()]
+        out += [f"  {name}: {_change(b, a)}" for name, (b, a) in self.ranges.items()]
         out += [f"  {name}: left as it is ({why})" for name, why in self.left.items()]
         return out
 
@@ -64,8 +65,7 @@ def record_lines(user_attrs: dict[str, Any]) -> list[str]:
     if not isinstance(rec, dict):
         return []
     ranges = rec.get("ranges") or {}
-    shown = ", ".join(f"{k} [{_num(v['before'][0])}, {_num(v['before'][1])}] -> "
-                      f"[{_num(v['after'][0])}, {_num(v['after'][1])}]"
+    shown = ", ".join(f"{k} {_change(v['before'], v['after'])}"
                       for k, v in ranges.items() if isinstance(v, dict))
     return [f"widened from study {rec.get('from')!r} (its best trial {rec.get('trial')} sat "
             f"at the edge): {shown or 'no range'}; {rec.get('carried', 0)} of its finished "
@@ -221,5 +221,7 @@ def carry_trials(spec: SearchSpec, source: StudySnapshot, target: optuna.Study
     return carried, left_out
 
 
-def _num(x: Any) -> str:
-    return f"{x:.4g}" if isinstance(x, float) and not float(x).is_integer() else f"{x:g}"
+def _change(before: Any, after: Any) -> str:
+    """``[low, high] -> [low, high]`` of one widened range."""
+    return (f"[{bound_text(before[0])}, {bound_text(before[1])}] -> "
+            f"[{bound_text(after[0])}, {bound_text(after[1])}]")
