@@ -113,7 +113,7 @@ def _run(args: argparse.Namespace) -> int:
               f"during the search): best trial {t['trial']} retrained with seed {t['seed']} "
               f"to step {t['step']}: {shown} ({t['seconds']:.0f} s)")
     print(f"  hpo show {result.study_name}    hpo best {result.study_name} --format yaml")
-    for line in _edges(result.storage_url, result.study_name):
+    for line in _closing_hints(result.storage_url, result.study_name):
         print(line)
     return 0
 
@@ -152,18 +152,22 @@ def _widen(spec: Any, args: argparse.Namespace) -> tuple[Any, str]:
     return spec, name
 
 
-def _edges(url: str, study: str) -> list[str]:
-    """The best trial's parameters at the edge of their ranges, read back from the store
-    (nothing if it cannot be read: the search itself is done and recorded)."""
+def _closing_hints(url: str, study: str) -> list[str]:
+    """What the rung check did to the early stops and the best trial's parameters at the
+    edge of their ranges, as ``hpo show`` says them, read back from the store (nothing if
+    it cannot be read: the search itself is done and recorded)."""
     from hpo.results import Store, best_trial
     from hpo.results._edges import edge_lines
+    from hpo.results._rung_notes import rung_lines
 
     try:
         store = Store(url)
     except Exception:  # noqa: BLE001 - a hint only
         return []
     try:
-        return edge_lines(best_trial(store.snapshot(study)), study)
+        snap = store.snapshot(study)
+        return [f"  {line}" for line in rung_lines(snap.meta.user_attrs)] \
+            + edge_lines(best_trial(snap), study)
     except Exception:  # noqa: BLE001 - a hint only
         return []
     finally:

@@ -79,3 +79,21 @@ def test_hpo_show_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "\nfirst rung moved from step 1 to step 2 after 5 finished trials: the ranking " \
            "at step 1 predicted the final ranking (step 3) with rank correlation -1.00" in out
     assert "rung check after 6 finished trials" in out
+
+
+def test_hpo_run_ends_with_them(tmp_path: Path) -> None:
+    """The closing lines of ``hpo run`` carry the same words as ``hpo show``, plus the edge
+    hint when the best trial sits at a bound."""
+    from hpo.cli._search import _closing_hints
+
+    url = f"sqlite:///{tmp_path / 'rungs.db'}"
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(study_name="s", storage=url, direction="maximize")
+    study.add_trial(optuna.trial.create_trial(
+        params={"x": 0.999}, distributions={"x": FloatDistribution(0, 1)}, value=0.75))
+    assert not any("rung " in line for line in _closing_hints(url, "s"))
+    study.set_user_attr(attrs.RUNGS, _record(SLOW))
+    moved, check, *edges = _closing_hints(url, "s")
+    assert moved.startswith("  first rung moved from step 1 to step 2 after 5 finished trials")
+    assert check.startswith("  rung check after 6 finished trials")
+    assert any("x" in line and "upper" in line for line in edges), edges
