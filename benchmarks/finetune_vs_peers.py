@@ -80,7 +80,7 @@ def _method(name: str) -> Any:
 
 
 def run_one(task_name: str, method: str, budget: float, seed: int, retrain_seeds: list[int],
-            threads: int, quick: bool, results: Path) -> dict[str, Any]:
+            threads: int, quick: bool, results: Path, variant: str = "") -> dict[str, Any]:
     """One search of one method and its retrains; appends and returns the record."""
     from benchmarks._peers.tasks import get_task
 
@@ -109,6 +109,8 @@ def run_one(task_name: str, method: str, budget: float, seed: int, retrain_seeds
         "retrain_threads": threads, "test_accuracy": accs, "retrain_seconds": secs,
         "data": task.data, "fixed": task.fixed, "model": task.model, **environment(),
     }
+    if variant:
+        record["variant"] = variant
     append_line(results, record)
     return record
 
@@ -131,6 +133,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results", type=Path,
                         help=f"JSON-lines file (default {RESULTS.relative_to(ROOT)}; "
                              f"{QUICK_RESULTS.relative_to(ROOT)} with --quick)")
+    parser.add_argument("--variant", default="",
+                        help="label for runs of a change tried against the shipped setup "
+                             "(e.g. an edited space); they get a summary row of their own")
     parser.add_argument("--summary", action="store_true", help="print the table and exit")
     parser.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -152,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.in_process:
         for task, method, seed in combos:
             run_one(task, method, budget, seed, retrain_seeds, args.retrain_threads,
-                    args.quick, results)
+                    args.quick, results, args.variant)
         return
     for task, method, seed in combos:  # each in its own process: threads, Ray, memory
         cmd = [sys.executable, str(Path(__file__).resolve()), "--in-process", "--task", task,
@@ -161,6 +166,8 @@ def main(argv: list[str] | None = None) -> None:
                "--retrain-threads", str(args.retrain_threads), "--results", str(results)]
         if args.quick:
             cmd.append("--quick")
+        if args.variant:
+            cmd += ["--variant", args.variant]
         if subprocess.run(cmd, cwd=ROOT, check=False).returncode != 0:
             raise SystemExit(f"{task}/{method}/seed {seed} failed (command: {' '.join(cmd)})")
     print(summary_table([r for r in read_lines([results])

@@ -102,7 +102,11 @@ def _fmt(mean: float, half: float, signed: bool = False) -> str:
 
 
 def summary_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per (task, budget, method): means and 95 % intervals, paired differences.
+    """One row per (task, budget, method, variant): means and 95 % intervals, paired differences.
+
+    A record's optional ``variant`` (``--variant``) names a change tried against the
+    shipped setup, such as another epoch count in the space; its runs get a row of their
+    own, shown as ``method (variant)``, so the shipped setup's row stays comparable.
 
     The unit of an interval is the search seed when a method ran with several (each
     search's mean over its retrain seeds), otherwise the retrain seed. A difference
@@ -115,14 +119,16 @@ def summary_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             by_seed = recipe.setdefault(rec["task"], {})
             for seed, acc in zip(rec["retrain_seeds"], rec["test_accuracy"]):
                 by_seed.setdefault(int(seed), []).append(float(acc))
-    groups: dict[tuple[str, float, str], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, float, str, str], list[dict[str, Any]]] = {}
     for rec in records:
         budget = 0.0 if rec["method"] == "recipe" else float(rec["budget_s"])
-        groups.setdefault((rec["task"], budget, rec["method"]), []).append(rec)
+        key = (rec["task"], budget, rec["method"], str(rec.get("variant") or ""))
+        groups.setdefault(key, []).append(rec)
     rows = []
     order = {m: i for i, m in enumerate(METHODS)}
-    for (task, budget, method), recs in sorted(
-            groups.items(), key=lambda kv: (kv[0][0], kv[0][1], order.get(kv[0][2], 9))):
+    for (task, budget, method, variant), recs in sorted(
+            groups.items(),
+            key=lambda kv: (kv[0][0], kv[0][1], order.get(kv[0][2], 9), kv[0][3])):
         per_run = [statistics.fmean(r["test_accuracy"]) for r in recs]
         scores = per_run if len(recs) > 1 else [float(a) for a in recs[0]["test_accuracy"]]
         diffs_per_run = []
@@ -141,7 +147,8 @@ def summary_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         within = [r["search_seconds"] <= (1 + BUDGET_TOLERANCE) * r["budget_s"]
                   for r in recs if method != "recipe"]
         rows.append({
-            "task": task, "budget_s": budget, "method": method, "runs": len(recs),
+            "task": task, "budget_s": budget, "method": method, "variant": variant,
+            "runs": len(recs),
             "trials": statistics.fmean(r["trials"] for r in recs),
             "search_s": statistics.fmean(r["search_seconds"] for r in recs),
             "within_budget": f"{sum(within)}/{len(within)}" if within else "-",
@@ -164,8 +171,9 @@ def summary_table(records: list[dict[str, Any]]) -> str:
         diff = "-" if math.isnan(mean_diff) else _fmt(mean_diff, half_diff, signed=True)
         best_val = "-" if math.isnan(row["best_validation"]) else f"{row['best_validation']:.4f}"
         budget = "-" if row["method"] == "recipe" else f"{row['budget_s']:.0f} s"
+        method = f"{row['method']} ({row['variant']})" if row["variant"] else row["method"]
         lines.append(
-            f"| {row['task']} | {budget} | {row['method']} | {row['runs']} | "
+            f"| {row['task']} | {budget} | {method} | {row['runs']} | "
             f"{row['trials']:.1f} | {row['search_s']:.0f} | {row['within_budget']} | "
             f"{best_val} | {_fmt(*row['test'])} | "
             f"{diff} |")

@@ -86,3 +86,15 @@ def test_table_has_a_row_per_task_budget_and_method() -> None:
     assert len(body) == 1 + 4  # header + rows
     assert any("| rt | 1800 s | hpo |" in line and "0.8100" in line for line in body)
     assert "versions: torch x" in table
+
+
+def test_a_variant_gets_a_row_of_its_own() -> None:
+    recipe = _record("rt", "recipe", [0.70], budget=0.0, search_s=0.0)
+    shipped = _record("rt", "hpo", [0.78])
+    tried = {**_record("rt", "hpo", [0.76]), "variant": "3 epochs"}
+    rows = [r for r in summary_rows([recipe, shipped, tried]) if r["method"] == "hpo"]
+    assert [(r["variant"], r["runs"]) for r in rows] == [("", 1), ("3 epochs", 1)]
+    assert rows[0]["test"][0] == pytest.approx(0.78)
+    assert rows[1]["test"][0] == pytest.approx(0.76)
+    table = summary_table([recipe, shipped, tried])
+    assert "| rt | 600 s | hpo (3 epochs) | 1 |" in table
