@@ -22,11 +22,18 @@ to ``--results``; ``--summary`` prints the table the README carries::
     python benchmarks/finetune_vs_peers.py --task rt --method hpo,ray --budget 600 --seed 0,1,2
     python benchmarks/finetune_vs_peers.py --summary
     python benchmarks/finetune_vs_peers.py --quick        # every task and method on tiny data
+
+A change to hpo's space is tried as a variant, from a file of its own, so the shipped
+space stays what the shipped rows measured::
+
+    python benchmarks/finetune_vs_peers.py --task rt --method hpo --seed 0,1,2 \
+        --space /tmp/text_3_epochs.yaml --variant "3 epochs"
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import subprocess
@@ -80,11 +87,17 @@ def _method(name: str) -> Any:
 
 
 def run_one(task_name: str, method: str, budget: float, seed: int, retrain_seeds: list[int],
-            threads: int, quick: bool, results: Path, variant: str = "") -> dict[str, Any]:
-    """One search of one method and its retrains; appends and returns the record."""
+            threads: int, quick: bool, results: Path, variant: str = "",
+            space: Path | None = None) -> dict[str, Any]:
+    """One search of one method and its retrains; appends and returns the record.
+
+    ``space``: hpo's space file instead of the task's shipped one (a variant).
+    """
     from benchmarks._peers.tasks import get_task
 
     task = get_task(task_name, quick=quick)
+    if space is not None:
+        task = dataclasses.replace(task, space=str(space.resolve()))
     module = _method(method)
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     with tempfile.TemporaryDirectory(prefix=f"bench-{task_name}-{method}-") as tmp:
@@ -111,6 +124,8 @@ def run_one(task_name: str, method: str, budget: float, seed: int, retrain_seeds
     }
     if variant:
         record["variant"] = variant
+    if method == "hpo":  # which space file, and its text, so a variant can be rerun
+        record["space_text"] = (ROOT / task.space).read_text()
     append_line(results, record)
     return record
 
@@ -136,6 +151,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--variant", default="",
                         help="label for runs of a change tried against the shipped setup "
                              "(e.g. an edited space); they get a summary row of their own")
+    parser.add_argument("--space", type=Path,
+                        help="hpo's space file instead of the task's shipped one; needs "
+                             "--variant, so its runs never count as the shipped space's")
     parser.add_argument("--summary", action="store_true", help="print the table and exit")
     parser.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -145,6 +163,12 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"--summary: {results} does not exist yet; run a method first")
         print(summary_table(read_lines([results])))
         return
+    if args.space is not None:
+        if not args.variant:
+            raise SystemExit("--space: needs --variant LABEL (runs of another space get a "
+                             "row of their own, apart from the shipped space's)")
+        if not args.space.is_file():
+            raise SystemExit(f"--space: {args.space} is not a file")
     tasks = _names(args.task, TASKS, "--task")
     methods = _names(args.method, METHODS, "--method")
     seeds = _ints(args.seed, "--seed")
@@ -157,7 +181,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.in_process:
         for task, method, seed in combos:
             run_one(task, method, budget, seed, retrain_seeds, args.retrain_threads,
-                    args.quick, results, args.variant)
+                    args.quick, results, args.variant, args.space)
         return
     for task, method, seed in combos:  # each in its own process: threads, Ray, memory
         cmd = [sys.executable, str(Path(__file__).resolve()), "--in-process", "--task", task,
@@ -168,6 +192,8 @@ def main(argv: list[str] | None = None) -> None:
             cmd.append("--quick")
         if args.variant:
             cmd += ["--variant", args.variant]
+        if args.space is not None:
+            cmd += ["--space", str(args.space.resolve())]
         if subprocess.run(cmd, cwd=ROOT, check=False).returncode != 0:
             raise SystemExit(f"{task}/{method}/seed {seed} failed (command: {' '.join(cmd)})")
     print(summary_table([r for r in read_lines([results])

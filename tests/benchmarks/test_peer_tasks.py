@@ -60,3 +60,30 @@ def test_missing_fortunes_package_says_how_to_install(tmp_path: Path,
     monkeypatch.setattr(fortunes, "FORTUNE_DIR", tmp_path / "absent")
     with pytest.raises(FileNotFoundError, match="apt-get install fortunes"):
         fortunes.fortunes_jsonl(tmp_path / "cache")
+
+
+def test_a_variant_space_file_replaces_the_shipped_one(tmp_path: Path) -> None:
+    import dataclasses
+
+    import yaml
+
+    task = get_task("rt")
+    doc = yaml.safe_load((ROOT / task.space).read_text())
+    doc["params"]["epochs"] = 7
+    variant = tmp_path / "seven.yaml"
+    variant.write_text(yaml.safe_dump(doc))
+    spec = build_space(dataclasses.replace(task, space=str(variant)), 600.0, 0, quick=False)
+    (epochs,) = [p for p in spec.params if p.name == "epochs"]
+    assert getattr(epochs, "value", None) == 7
+    assert spec.data == task.data  # the comparison's data still replaces the file's
+
+
+def test_a_space_file_needs_a_variant_label(tmp_path: Path) -> None:
+    from benchmarks.finetune_vs_peers import main
+
+    other = tmp_path / "other.yaml"
+    other.write_text("name: x\n")
+    with pytest.raises(SystemExit, match="--variant"):
+        main(["--space", str(other), "--task", "rt", "--method", "hpo"])
+    with pytest.raises(SystemExit, match="not a file"):
+        main(["--space", str(tmp_path / "absent.yaml"), "--variant", "v"])
