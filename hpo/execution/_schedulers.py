@@ -99,7 +99,7 @@ class _Explaining:
         self._hpo_note(trial, seen)
         action = super().on_trial_result(controller, trial, seen)  # type: ignore[misc]
         step = result.get(TIME_ATTR) or 0
-        action = self._hpo_overrule(step, action)
+        action = self._hpo_overrule(trial, step, action)
         if action == TrialScheduler.STOP and step < self._hpo_max_t:
             info = self._hpo_explain(trial, result)
             info.setdefault("by", self.hpo_name)
@@ -122,8 +122,8 @@ class _Explaining:
         """Record to ``ledger`` from now on (``make_scheduler`` calls it)."""
         self.ledger = ledger
 
-    def _hpo_overrule(self, step: float, action: str) -> str:
-        """Ray's decision at ``step``, or another one (the rung check's hook)."""
+    def _hpo_overrule(self, trial: Any, step: float, action: str) -> str:
+        """Ray's decision for ``trial`` at ``step``, or another one (ASHA's hook)."""
         return action
 
     def _hpo_completed(self, trial: Any) -> None:
@@ -176,12 +176,18 @@ def _asha_class() -> type:
     class ExplainedASHA(_Explaining, AsyncHyperBandScheduler):  # type: ignore[misc]
         def __init__(self, *, time_attr: str, metric: str, mode: str, max_t: int,
                      grace_period: int = 1, reduction_factor: float = 4, brackets: int = 1,
-                     stop_last_trials: bool = True, check_rungs: bool = True) -> None:
+                     stop_last_trials: bool = True, check_rungs: bool = True,
+                     min_samples_required: int = 1) -> None:
+            if isinstance(min_samples_required, bool) \
+                    or not isinstance(min_samples_required, int) or min_samples_required < 1:
+                raise TypeError(f"min_samples_required must be an integer >= 1, got "
+                                f"{min_samples_required!r}")
             super().__init__(time_attr=time_attr, metric=metric, mode=mode, max_t=max_t,
                              grace_period=grace_period, reduction_factor=reduction_factor,
                              brackets=brackets, stop_last_trials=stop_last_trials)
             self._hpo_setup(metric, mode, max_t)
             self._hpo_reduction_factor = reduction_factor
+            self._hpo_min_samples = min_samples_required
             self._hpo_first: FirstRung | None = None
             if check_rungs:
                 self._hpo_first = FirstRung(
@@ -195,12 +201,19 @@ def _asha_class() -> type:
                 self._hpo_first = FirstRung(first.rungs, first.max_t,
                                             prior=ledger.rungs_record)
 
-        def _hpo_overrule(self, step: float, action: str) -> str:
+        def _hpo_overrule(self, trial: Any, step: float, action: str) -> str:
             from ray.tune.schedulers import TrialScheduler
 
-            if action == TrialScheduler.STOP and self._hpo_first is not None \
-                    and self._hpo_first.holds(step):
+            if action != TrialScheduler.STOP:
+                return action
+            if self._hpo_first is not None and self._hpo_first.holds(step):
                 return TrialScheduler.CONTINUE
+            if self._hpo_min_samples > 1 and step < self._hpo_max_t:
+                # Ray judges a rung's second trial against its first alone; on a short
+                # search whose first rung barely predicts, that stop is a coin flip.
+                judged = self._hpo_rung_cutoff(trial.trial_id, step)
+                if judged is not None and judged[1] < self._hpo_min_samples:
+                    return TrialScheduler.CONTINUE
             return action
 
         def _hpo_completed(self, trial: Any) -> None:

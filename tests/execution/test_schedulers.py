@@ -126,6 +126,34 @@ def test_median_rule_explains_with_the_median(sqlite_url: str) -> None:
     assert "median" in stop["reason"]
 
 
+@pytest.mark.parametrize("scheduler", ["asha", "hyperband"])
+def test_asha_stops_nothing_at_a_rung_until_enough_trials_reached_it(
+        sqlite_url: str, scheduler: str) -> None:
+    opts = {"grace_period": 1, "reduction_factor": 2, "check_rungs": False}
+    if scheduler == "hyperband":
+        opts["brackets"] = 1
+    ledger, sched = _setup(sqlite_url, scheduler, min_samples_required=2, **opts)
+    assert _feed(ledger, sched, "a", 1, 0.9) == TrialScheduler.CONTINUE
+    # Ray alone would stop b: below a, the only trial at the rung.
+    assert _feed(ledger, sched, "b", 1, 0.5) == TrialScheduler.CONTINUE
+    assert ledger.entry("b").stop is None
+    assert _feed(ledger, sched, "c", 1, 0.4) == TrialScheduler.STOP
+    assert "of 2 earlier trials" in ledger.entry("c").stop["reason"]
+    # b was recorded at the rung as usual: it counts toward the cutoff c missed.
+    assert ledger.entry("c").stop["cutoff"] == pytest.approx(0.7)
+
+    _ledger, ray_alone = _setup(sqlite_url.replace(".db", "-ray.db"), scheduler, **opts)
+    _feed(_ledger, ray_alone, "a", 1, 0.9)
+    assert _feed(_ledger, ray_alone, "b", 1, 0.5) == TrialScheduler.STOP
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_min_samples_required_must_be_a_whole_number_of_trials(bad: object) -> None:
+    spec = parse_space(SPACE % ("maximize", ""))
+    with pytest.raises(ValueError, match="min_samples_required must be an integer >= 1"):
+        make_scheduler(Component("asha", {"min_samples_required": bad}), spec, 4)
+
+
 def test_unknown_scheduler_and_bad_options() -> None:
     spec = parse_space(SPACE % ("maximize", ""))
     with pytest.raises(ValueError, match="unknown scheduler 'pbt2'"):
