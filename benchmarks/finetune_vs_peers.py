@@ -33,6 +33,7 @@ space stays what the shipped rows measured::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -88,10 +89,11 @@ def _method(name: str) -> Any:
 
 def run_one(task_name: str, method: str, budget: float, seed: int, retrain_seeds: list[int],
             threads: int, quick: bool, results: Path, variant: str = "",
-            space: Path | None = None) -> dict[str, Any]:
+            space: Path | None = None, keep: Path | None = None) -> dict[str, Any]:
     """One search of one method and its retrains; appends and returns the record.
 
     ``space``: hpo's space file instead of the task's shipped one (a variant).
+    ``keep``: a folder to keep each search's working files in (else a temp folder).
     """
     from benchmarks._peers.tasks import get_task
 
@@ -100,8 +102,14 @@ def run_one(task_name: str, method: str, budget: float, seed: int, retrain_seeds
         task = dataclasses.replace(task, space=str(space.resolve()))
     module = _method(method)
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    with tempfile.TemporaryDirectory(prefix=f"bench-{task_name}-{method}-") as tmp:
-        outcome = module.search(task, budget, seed, quick, Path(tmp))
+    with contextlib.ExitStack() as stack:
+        if keep is None:
+            workdir = Path(stack.enter_context(
+                tempfile.TemporaryDirectory(prefix=f"bench-{task_name}-{method}-")))
+        else:  # the search's own records (hpo's study, Ray's results) stay for a look
+            workdir = keep / f"{task_name}-{method}-seed{seed}-{started[:19].replace(':', '')}"
+            workdir.mkdir(parents=True)
+        outcome = module.search(task, budget, seed, quick, workdir)
         print(f"[{task_name}/{method}/seed {seed}] search: {outcome.trials} trials in "
               f"{outcome.search_seconds:.1f} s (budget {budget:.0f} s); best validation "
               f"{outcome.best_validation}; pick {outcome.config}", flush=True)
@@ -124,6 +132,8 @@ def run_one(task_name: str, method: str, budget: float, seed: int, retrain_seeds
     }
     if variant:
         record["variant"] = variant
+    if keep is not None:
+        record["workdir"] = str(workdir)
     if method == "hpo":  # which space file, and its text, so a variant can be rerun
         record["space_text"] = (ROOT / task.space).read_text()
     append_line(results, record)
@@ -154,6 +164,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--space", type=Path,
                         help="hpo's space file instead of the task's shipped one; needs "
                              "--variant, so its runs never count as the shipped space's")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="keep each search's working files (hpo's study database, "
+                             "Ray's results) in a folder of its own under DIR")
     parser.add_argument("--summary", action="store_true", help="print the table and exit")
     parser.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -181,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.in_process:
         for task, method, seed in combos:
             run_one(task, method, budget, seed, retrain_seeds, args.retrain_threads,
-                    args.quick, results, args.variant, args.space)
+                    args.quick, results, args.variant, args.space, args.keep)
         return
     for task, method, seed in combos:  # each in its own process: threads, Ray, memory
         cmd = [sys.executable, str(Path(__file__).resolve()), "--in-process", "--task", task,
@@ -194,6 +207,8 @@ def main(argv: list[str] | None = None) -> None:
             cmd += ["--variant", args.variant]
         if args.space is not None:
             cmd += ["--space", str(args.space.resolve())]
+        if args.keep is not None:
+            cmd += ["--keep", str(args.keep.resolve())]
         if subprocess.run(cmd, cwd=ROOT, check=False).returncode != 0:
             raise SystemExit(f"{task}/{method}/seed {seed} failed (command: {' '.join(cmd)})")
     print(summary_table([r for r in read_lines([results])

@@ -27,10 +27,10 @@ def _run(*args: str, timeout: float = 1800) -> str:
     return out.stdout
 
 
-def _peers(tmp_path: Path, task: str, methods: str) -> list[dict[str, Any]]:
+def _peers(tmp_path: Path, task: str, methods: str, *extra: str) -> list[dict[str, Any]]:
     results = tmp_path / "quick.jsonl"
     stdout = _run(str(PEERS), "--quick", "--task", task, "--method", methods,
-                  "--retrain-seeds", "0,1", "--results", str(results))
+                  "--retrain-seeds", "0,1", "--results", str(results), *extra)
     records = [json.loads(line) for line in results.read_text().splitlines()]
     assert [r["method"] for r in records] == methods.split(",")
     for rec in records:
@@ -46,7 +46,9 @@ def _peers(tmp_path: Path, task: str, methods: str) -> list[dict[str, Any]]:
 
 
 def test_recipe_runs_on_text(tmp_path: Path) -> None:
-    (rec,) = _peers(tmp_path, "rt", "recipe")
+    (rec,) = _peers(tmp_path, "rt", "recipe", "--keep", str(tmp_path / "kept"))
+    kept = Path(rec["workdir"])
+    assert kept.is_dir() and kept.parent == tmp_path / "kept"  # --keep: not a temp folder
     assert rec["config"]["learning_rate"] == 5e-5 and rec["config"]["batch_size"] == 32
     assert rec["within_budget"] is True and rec["trials"] == 1
 
