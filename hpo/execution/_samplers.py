@@ -22,7 +22,7 @@ def _tpe(opts: dict[str, Any]) -> optuna.samplers.BaseSampler:
     opts.setdefault("multivariate", True)
     opts.setdefault("group", True)
     opts.setdefault("constant_liar", True)  # parallel workers do not all propose the same point
-    return optuna.samplers.TPESampler(**opts)
+    return _startup_of(optuna.samplers.TPESampler, opts, default_n=5)
 
 
 def _random(opts: dict[str, Any]) -> optuna.samplers.BaseSampler:
@@ -34,7 +34,22 @@ def _random(opts: dict[str, Any]) -> optuna.samplers.BaseSampler:
 def _gp(opts: dict[str, Any]) -> optuna.samplers.BaseSampler:
     import optuna
 
-    return optuna.samplers.GPSampler(**opts)
+    return _startup_of(optuna.samplers.GPSampler, opts, default_n=10)
+
+
+def _startup_of(make: Callable[..., optuna.samplers.BaseSampler], opts: dict[str, Any], *,
+                default_n: int) -> optuna.samplers.BaseSampler:
+    """``make(**opts)`` with its start-up trials drawn as ``opts["startup"]`` says.
+
+    ``startup`` is hpo's option (see :mod:`hpo.execution._startup`), not the sampler's;
+    ``default_n`` is the sampler's own default ``n_startup_trials``.
+    """
+    from hpo.execution._startup import with_startup
+
+    startup = opts.pop("startup", "random")
+    sampler = make(**opts)
+    return with_startup(sampler, startup, int(opts.get("n_startup_trials", default_n)),
+                        opts.get("seed"))
 
 
 def _cmaes(opts: dict[str, Any]) -> optuna.samplers.BaseSampler:
@@ -82,7 +97,7 @@ def make_sampler(component: Component, seed: int | None = None) -> optuna.sample
             opts["seed"] = seed
     try:
         return factory(opts)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise ValueError(
             f"sampler {component.name!r}: bad options {component.options!r}: {exc}"
         ) from exc
