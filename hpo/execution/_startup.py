@@ -5,10 +5,14 @@ Optuna's start-up draws them at random. Four random learning rates from a log ra
 land in the same half of it one time in eight; a search that then stops the slow
 starters early may never see the other half. Here the first ``n`` trials form a Latin hypercube
 instead: each numeric range is cut into ``n`` equal strata (in log space for log
-ranges) and trial ``k`` takes a random point in stratum ``perm[k]``, with a permutation
-of its own for every parameter, so every stratum of every parameter is tried once.
-Categorical parameters take their choices in turn over the strata, so ``n`` at least
-as large as the number of choices tries every choice.
+ranges) and trial ``k`` takes a point in stratum ``perm[k]``, with a permutation of its
+own for every parameter, so every stratum of every parameter is tried once. Trial 0
+takes the middle of every range (Syne Tune's default first config; the middle of a log
+learning-rate range is the usual fine-tuning rate), the others a random point in the
+remaining strata, in random order. That first trial matters most: ASHA stops nothing
+before a rung has a record, so it always runs to its end. Categorical parameters take
+their choices in turn over the strata, so ``n`` at least as large as the number of
+choices tries every choice.
 
 Written here because Optuna has no such start-up: ``TPESampler`` and ``GPSampler`` draw
 theirs with ``RandomSampler`` and take no other, and ``QMCSampler`` samples its first
@@ -95,7 +99,11 @@ class StratifiedStartupSampler(optuna.samplers.BaseSampler):
             # Seeded by the parameter's name: the same parameter gets the same strata
             # whichever order a define-by-run space suggests it in.
             rng = np.random.default_rng([self._seed, zlib.crc32(name.encode())])
-            self._designs[name] = (rng.permutation(self._n), rng.random(self._n))
+            middle = self._n // 2  # the stratum that holds u = 0.5
+            others = rng.permutation([i for i in range(self._n) if i != middle])
+            jitter = rng.random(self._n)
+            jitter[0] = 0.5 * self._n - middle  # trial 0 at u = 0.5 exactly
+            self._designs[name] = (np.concatenate([[middle], others]), jitter)
         return self._designs[name]
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial

@@ -51,7 +51,9 @@ def test_the_first_trials_cover_every_stratum_of_every_range(seed: int) -> None:
     n = 4
     configs = _ask(with_startup(_LowestSampler(), "stratified", n, seed), n)
     span = math.log(HIGH) - math.log(LOW)
-    strata = sorted(int((math.log(c["lr"]) - math.log(LOW)) / span * n) for c in configs)
+    # (+1e-9: the first trial sits exactly on the boundary of the middle stratum)
+    strata = sorted(int((math.log(c["lr"]) - math.log(LOW)) / span * n + 1e-9)
+                    for c in configs)
     assert strata == [0, 1, 2, 3]  # one learning rate in each quarter of the log range
     assert all(LOW <= c["lr"] <= HIGH for c in configs)
     assert {c["schedule"] for c in configs} == {"linear", "cosine", "constant"}
@@ -110,3 +112,11 @@ def test_a_tpe_search_with_the_stratified_start_up_runs_to_its_model() -> None:
     study.optimize(lambda t: -abs(math.log10(_suggest(t)["lr"]) + 4.0), n_trials=12)
     assert len(study.trials) == 12
     assert abs(math.log10(study.best_params["lr"]) + 4.0) < 0.3
+
+
+def test_the_first_trial_takes_the_middle_of_every_range() -> None:
+    for n in (3, 4, 5):
+        first = _ask(with_startup(_LowestSampler(), "stratified", n, seed=n), 1)[0]
+        assert first["lr"] == pytest.approx(math.sqrt(LOW * HIGH))  # the log range's middle
+        assert first["warmup"] == pytest.approx(0.1)
+        assert first["schedule"] == ["linear", "cosine", "constant"][(n // 2) * 3 // n]
