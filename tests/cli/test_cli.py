@@ -62,6 +62,18 @@ def test_misspelt_setting_of_a_builtin_trainable_is_refused_before_anything_runs
     assert not db.exists() and not (tmp_path / "hpo-results").exists()
 
 
+def test_validate_refuses_bad_sampler_and_scheduler_options(tmp_path: Path) -> None:
+    space = tmp_path / "options.yaml"
+    space.write_text("trainable: synthetic\nobjective: {metric: score}\n"
+                     "sampler: {name: tpe, options: {startup: lhs}}\n"
+                     "scheduler: {name: asha, options: {reduction_factr: 2}}\n"
+                     "params:\n  lr: {type: float, low: 0.1, high: 0.5}\n")
+    res = hpo("validate", str(space))
+    assert res.returncode == 2
+    assert f"{space}: sampler 'tpe'" in res.stderr and "'lhs' is not one of" in res.stderr
+    assert f"{space}: scheduler 'asha'" in res.stderr and "reduction_factr" in res.stderr
+
+
 def test_validate_accepts_shipped_spaces() -> None:
     spaces = sorted(str(p) for folder in ("search_spaces", "benchmarks/spaces")
                     for p in (ROOT / folder).glob("*.yaml"))
