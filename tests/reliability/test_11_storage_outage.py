@@ -163,8 +163,8 @@ def test_outage_past_the_retry_window_stops_loudly_and_the_next_run_replays(
 def test_sqlite_full_disk_waits_for_space_and_carries_on(tmp_path: Path) -> None:
     mount = tmp_path / "small"
     mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
-                          capture_output=True)
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,huge=never", "tmpfs",
+                           str(mount)], capture_output=True)
     if made.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here: {made.stderr.decode().strip()}")
     try:
@@ -173,18 +173,23 @@ def test_sqlite_full_disk_waits_for_space_and_carries_on(tmp_path: Path) -> None
         space = space_file(tmp_path, trials=n, steps=2)
         study = "full-disk"
         env = {"HPO_RECOVERY_DIR": str(tmp_path / "recovery"), "HPO_STORE_RETRY_S": "60"}
+        # The filler is created while the disk is empty: creating it later failed with ENOSPC
+        # on one CI host. huge=never: where a host's shmem huge-page policy is "always", each
+        # file takes 2 MiB and the store could fill the disk before the filler does.
+        filler = mount / "filler"
+        handle = open(filler, "wb")
         proc = _start([sys.executable, "-m", "tests.reliability._writer", url, study,
                        str(space), str(n), "0.3"], env)
         try:
             _until(lambda: _finished(url, study) >= 2, 120, "2 finished trials")
-            filler = mount / "filler"
-            with open(filler, "wb") as handle:  # fill the disk to the last byte
+            with handle:  # fill the disk to the last byte
                 try:
                     while True:
                         handle.write(b"\0" * 65536)
                         handle.flush()
                 except OSError:
                     pass
+            sizes = {p.name: p.stat().st_size for p in mount.iterdir()}
             full_at = _finished(url, study)
             time.sleep(4)
             assert proc.poll() is None, "the driver died on the full disk"
@@ -197,7 +202,8 @@ def test_sqlite_full_disk_waits_for_space_and_carries_on(tmp_path: Path) -> None
         assert "full" in err.lower()  # the wait was said
         trials = _trials(url, study)
         finished = {r["number"]: r["value"] for r in map(json.loads, out.splitlines())}
-        print(f"disk full with {full_at} trials stored; {len(trials)} of {n} stored at the end")
+        print(f"disk full with {full_at} trials stored ({sizes}); {len(trials)} of {n} stored "
+              "at the end")
         assert {t.number: t.value for t in trials} == finished
         assert sorted(finished) == list(range(n))
         assert all(t.state == TrialState.COMPLETE for t in trials)
