@@ -16,6 +16,7 @@ from hpo.cli._common import (
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from hpo.execution._component_check import component_problems
     from hpo.spaces import SpaceError, load_space
     from hpo.trainables import resolve_trainable, unknown_settings
 
@@ -31,7 +32,7 @@ def _validate(args: argparse.Namespace) -> int:
             unknown = unknown_settings(spec, resolve_trainable(spec.trainable))
         except ValueError as exc:  # unknown trainable, or its module cannot be imported
             unknown = [f"trainable: {exc}"]
-        unknown += _option_problems(spec)
+        unknown += component_problems(spec)
         if unknown:
             for message in unknown:
                 print(f"{path}: {message}", file=sys.stderr)
@@ -42,31 +43,6 @@ def _validate(args: argparse.Namespace) -> int:
               f"{spec.objective.direction} {spec.objective.metric}; sampler {spec.sampler.name},"
               f" scheduler {spec.scheduler.name}; fingerprint {spec.fingerprint()})")
     return EXIT_BAD_INPUT if failed else 0
-
-
-def _option_problems(spec: Any) -> list[str]:
-    """The sampler's and scheduler's options, built as ``hpo run`` builds them.
-
-    The space loader checks the names only; a misspelt option (``n_startup_trial``) or a
-    bad value (``startup: lhs``) is found by the constructor, so build both here.
-    """
-    import warnings
-
-    from hpo.execution._samplers import make_sampler
-    from hpo.execution._schedulers import make_scheduler
-
-    problems = []
-    try:
-        with warnings.catch_warnings():  # Optuna's ExperimentalWarning for its options
-            warnings.simplefilter("ignore")
-            make_sampler(spec.sampler)
-    except ValueError as exc:
-        problems.append(str(exc))  # names the sampler, the options and what is wrong
-    try:
-        make_scheduler(spec.scheduler, spec, spec.budget.max_steps)
-    except ValueError as exc:
-        problems.append(str(exc))
-    return problems
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -148,18 +148,18 @@ def run_search(
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+        from hpo.execution._component_check import component_problems
         from hpo.execution._ledger import Ledger
         from hpo.execution._runs import register_run
         from hpo.execution._samplers import make_sampler
         from hpo.execution._schedulers import make_scheduler
         from hpo.execution._study_lock import StudyLock
 
-        with warnings.catch_warnings():
-            # Options are checked here, before the store is touched; the seeded sampler
-            # that runs is made once this run's number on the study is known.
-            warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-            make_sampler(spec.sampler, seed)
-        make_scheduler(spec.scheduler, spec, spec.budget.max_steps)  # options checked early
+        # Options are checked here, before the store is touched; the seeded sampler that
+        # runs is made once this run's number on the study is known.
+        problems = component_problems(spec)
+        if problems:
+            raise ValueError("; ".join(problems))
         from hpo.trainables._base import describe_of
 
         describe = describe_of(trainable)
