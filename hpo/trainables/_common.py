@@ -278,6 +278,7 @@ class StepAndReport:
         self.after_report = after_report
         self.t0 = time.time()
         self.seen_total = self.reports = 0
+        self.train_loss = math.nan  # the mean loss since the last report
         #: Reported with every evaluation (e.g. the accumulation an OOM retry chose).
         self.facts: dict[str, float] = {}
         self.new_epoch(0)
@@ -335,8 +336,10 @@ class StepAndReport:
                 rung_only = {RUNG_ONLY_KEY: 1.0}
             else:
                 acc, eval_loss = self.evaluate()
+            if self.count:  # one batch may pass two marks: the second repeats the loss
+                self.train_loss = self.running / self.count
             report({
-                "accuracy": acc, "eval_loss": eval_loss, "train_loss": self.running / self.count,
+                "accuracy": acc, "eval_loss": eval_loss, "train_loss": self.train_loss,
                 "epoch": self.epoch + self.seen / self.epoch_size, "examples": self.seen_total,
                 "train_seconds": time.time() - self.t0, **self._hardware_facts(),
                 **self.facts, **rung_only,
