@@ -34,8 +34,10 @@ if str(ROOT) not in sys.path:  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(ROOT))
 
 #: ``hpo-whole``: the same trial scoring the whole validation split at every evaluation
-#: (``rung_eval_size: null``, as before rung-only evaluations used a subset).
-ENGINES = ("hpo", "hpo-whole", "plain")
+#: (``rung_eval_size: null``, as before rung-only evaluations used a subset);
+#: ``hpo-grouped``: the same trial with ``group_by_length: true`` (batches of similar
+#: lengths, so fewer padded tokens; not the same batches as the plain loop's).
+ENGINES = ("hpo", "hpo-whole", "hpo-grouped", "plain")
 
 
 def _task(args: argparse.Namespace) -> Any:
@@ -44,9 +46,10 @@ def _task(args: argparse.Namespace) -> Any:
     return get_task(args.task, quick=args.quick)
 
 
-def run_hpo(args: argparse.Namespace, threads: int, whole: bool = False) -> dict[str, float]:
+def run_hpo(args: argparse.Namespace, threads: int, whole: bool = False,
+            grouped: bool = False) -> dict[str, float]:
     """One trial of the built-in text trainable, outside Ray (``whole``: every evaluation
-    on the whole validation split)."""
+    on the whole validation split; ``grouped``: batches grouped by length)."""
     from hpo.trainables import TrialContext
     from hpo.trainables._context import use_context
 
@@ -56,6 +59,8 @@ def run_hpo(args: argparse.Namespace, threads: int, whole: bool = False) -> dict
               "evals_per_epoch": args.evals_per_epoch, "threads": threads, **task.fixed}
     if whole:
         config["rung_eval_size"] = None
+    if grouped:
+        config["group_by_length"] = True
     ctx = TrialContext(seed=0, cpus=threads, model=task.model, data=task.data)
     with use_context(ctx):
         task.builtin().fit(config)
@@ -100,24 +105,24 @@ def _start(args: argparse.Namespace, engine: str, threads: int) -> subprocess.Po
 
 
 def compare(args: argparse.Namespace) -> list[dict[str, Any]]:
+    engines = [e for e in ENGINES if e in args.engines.split(",")]
     rows = []
     for round_no in range(1, args.rounds + 1):
         runs = {engine: _collect(_start(args, engine, args.threads), engine)
-                for engine in ENGINES}
-        ratio = runs["hpo"]["per_s"] / runs["plain"]["per_s"]
-        whole = runs["hpo-whole"]["per_s"] / runs["plain"]["per_s"]
-        rows.append({"round": round_no, **{f"{e.replace('-', '_')}_{k}": v for e in ENGINES
-                                          for k, v in runs[e].items()},
-                     "ratio": ratio, "whole_ratio": whole})
-        print(f"round {round_no}: hpo trial {runs['hpo']['per_s']:.1f} examples/s "
-              f"({runs['hpo']['train_seconds']:.1f} s, {runs['hpo']['evaluations']:.0f} "
-              f"evaluations, rung-only ones on the validation subset), the same scoring the "
-              f"whole split every time {runs['hpo-whole']['per_s']:.1f} examples/s "
-              f"({runs['hpo-whole']['train_seconds']:.1f} s), plain loop "
-              f"{runs['plain']['per_s']:.1f} examples/s ({runs['plain']['train_seconds']:.1f} "
-              f"s, {runs['plain']['evaluations']:.0f} evaluations); hpo/plain {ratio:.3f} "
-              f"({ratio - 1:+.1%}), whole-split hpo/plain {whole:.3f} ({whole - 1:+.1%}) at "
-              f"{args.threads} thread(s)", flush=True)
+                for engine in engines}
+        row: dict[str, Any] = {"round": round_no, **{
+            f"{e.replace('-', '_')}_{k}": v for e in engines for k, v in runs[e].items()}}
+        said = []
+        for engine, run in runs.items():
+            text = (f"{engine} {run['per_s']:.1f} examples/s ({run['train_seconds']:.1f} s, "
+                    f"{run['evaluations']:.0f} evaluations, validation {run['validation']:.4f})")
+            if engine != "plain":
+                ratio = run["per_s"] / runs["plain"]["per_s"]
+                row[f"{engine.replace('-', '_')}_ratio"] = ratio
+                text += f", /plain {ratio:.3f} ({ratio - 1:+.1%})"
+            said.append(text)
+        rows.append(row)
+        print(f"round {round_no} at {args.threads} thread(s): " + "; ".join(said), flush=True)
     return rows
 
 
@@ -154,8 +159,17 @@ def main(argv: list[str] | None = None) -> None:
                         help="2 trials x 1 thread against 1 trial x 2 threads")
     parser.add_argument("--pair-engine", choices=("hpo", "plain"), default="hpo")
     parser.add_argument("--quick", action="store_true", help="tiny data (48 train), one epoch")
+    parser.add_argument("--engines", default=",".join(ENGINES),
+                        help=f"which to compare, comma-separated; plain always runs "
+                             f"(default: {','.join(ENGINES)})")
     parser.add_argument("--engine", choices=ENGINES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    unknown = set(args.engines.split(",")) - set(ENGINES)
+    if unknown:
+        parser.error(f"--engines: unknown {', '.join(sorted(unknown))}; known: "
+                     f"{', '.join(ENGINES)}")
+    if "plain" not in args.engines.split(","):
+        args.engines += ",plain"
     for flag in ("threads", "epochs", "batch_size", "evals_per_epoch", "plain_evals_per_epoch",
                  "rounds"):
         if getattr(args, flag) < 1:
@@ -166,7 +180,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.engine == "plain":
             print(json.dumps(run_plain(args, args.threads)))
         else:
-            print(json.dumps(run_hpo(args, args.threads, whole=args.engine == "hpo-whole")))
+            print(json.dumps(run_hpo(args, args.threads, whole=args.engine == "hpo-whole",
+                                     grouped=args.engine == "hpo-grouped")))
         return
     rows = pair(args) if args.pair else compare(args)
     print(json.dumps({"mode": "pair" if args.pair else "compare", "task": args.task,

@@ -90,10 +90,12 @@ def test_throughput_compare(tmp_path: Path) -> None:
     stdout = _run(str(THROUGHPUT), "--quick", "--threads", "1")
     (row,) = json.loads(stdout.strip().splitlines()[-1])["rounds"]
     # one epoch of the same data
-    assert row["hpo_examples"] == row["hpo_whole_examples"] == row["plain_examples"] == 48
-    assert row["ratio"] == pytest.approx(row["hpo_per_s"] / row["plain_per_s"])
-    assert row["whole_ratio"] == pytest.approx(row["hpo_whole_per_s"] / row["plain_per_s"])
-    assert "hpo/plain" in stdout
+    assert (row["hpo_examples"] == row["hpo_whole_examples"] == row["hpo_grouped_examples"]
+            == row["plain_examples"] == 48)
+    for engine in ("hpo", "hpo_whole", "hpo_grouped"):
+        assert row[f"{engine}_ratio"] == pytest.approx(row[f"{engine}_per_s"]
+                                                       / row["plain_per_s"])
+    assert "hpo-grouped" in stdout and "/plain" in stdout
 
 
 @pytest.mark.bench
