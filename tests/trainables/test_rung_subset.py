@@ -10,6 +10,7 @@ import torch
 from hpo.trainables import _common
 from hpo.trainables._context import TrialContext, use_context
 from hpo.trainables._wrap import RUNG_ONLY_KEY
+from tests.trainables._toy import toy_steps
 
 
 def test_the_subset_keeps_the_label_mix_and_is_the_same_every_time() -> None:
@@ -29,11 +30,6 @@ def test_the_subset_keeps_the_label_mix_and_is_the_same_every_time() -> None:
 
 
 def test_only_the_evaluations_before_an_epochs_end_use_the_subset() -> None:
-    torch.manual_seed(0)
-    model = torch.nn.Linear(4, 2)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
-    cfg = {"max_grad_norm": 1.0, "evals_per_epoch": 3}
     calls: list[str] = []
 
     def whole() -> tuple[float, float]:
@@ -45,8 +41,7 @@ def test_only_the_evaluations_before_an_epochs_end_use_the_subset() -> None:
         return 0.5, 0.7
 
     reports: list[dict] = []
-    steps = _common.StepAndReport(model, cfg, optimizer, schedule, 30, whole,
-                                  evaluate_rung=subset)
+    model, steps = toy_steps(30, 3, whole, evaluate_rung=subset)
     with use_context(TrialContext(reporter=reports.append)):
         for epoch in range(2):
             steps.new_epoch(epoch)

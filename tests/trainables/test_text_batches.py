@@ -7,9 +7,9 @@ import random
 
 import torch
 
-from hpo.trainables import _common
 from hpo.trainables._context import TrialContext, use_context
 from hpo.trainables.text import GROUP_BATCHES, _batches, _PaddedSplit
+from tests.trainables._toy import toy_steps
 
 
 def _split(n: int = 203, seed: int = 0) -> tuple[_PaddedSplit, list[list[int]]]:
@@ -69,13 +69,8 @@ def test_scoring_batches_come_in_length_order_and_cover_the_split() -> None:
 
 
 def test_a_batch_past_two_evaluation_marks_reports_a_loss_both_times() -> None:
-    torch.manual_seed(0)
-    model = torch.nn.Linear(4, 2)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
-    cfg = {"max_grad_norm": 1.0, "evals_per_epoch": 2}
     reports: list[dict] = []
-    steps = _common.StepAndReport(model, cfg, optimizer, schedule, 48, lambda: (0.5, 0.5))
+    model, steps = toy_steps(48, 2, lambda: (0.5, 0.5))
     with use_context(TrialContext(reporter=reports.append)):
         steps.new_epoch(0)
         steps.step(model(torch.randn(16, 4)).sum(), 16)
