@@ -87,6 +87,7 @@ class Entry:
     started: float
     best: float | None = None
     best_step: int | None = None
+    best_tiebreak: float | None = None  # the tiebreak metric at best_step, when the space has one
     last: float | None = None
     last_step: int = 0
     stop: dict[str, Any] | None = None
@@ -339,9 +340,8 @@ class Ledger:
             entry.last = value
             # A score on the validation subset feeds the scheduler's rung (it is reported
             # to Optuna as the step's value) but never becomes the trial's value.
-            if not result.get(RUNG_ONLY_KEY) and (
-                    entry.best is None or self.sign * value > self.sign * entry.best):
-                entry.best, entry.best_step = value, step
+            if not result.get(RUNG_ONLY_KEY):
+                self._note_best(entry, value, step, result)
 
         def write() -> None:
             if names is not None:
@@ -353,6 +353,25 @@ class Ledger:
                 trial.report(value, step)
 
         self._submit(entry, write)
+
+    def _note_best(self, entry: Entry, value: float, step: int, result: dict[str, Any]) -> None:
+        """Keep the trial's best value and the step it came at.
+
+        On a tie the objective's tiebreak (``eval_loss`` in the shipped spaces) picks the
+        step, as it orders trials tied at a rung: a trial at the same accuracy after
+        epochs 1, 2 and 3 is retrained to the step with the lowest validation loss, not
+        stopped after epoch 1 of a schedule planned for 3. Without a tiebreak the first
+        step stays.
+        """
+        objective = self.spec.objective
+        raw = result.get(objective.tiebreak or "")
+        other = float(raw) if isinstance(raw, (int, float)) and math.isfinite(raw) else None
+        tb_sign = 1.0 if objective.tiebreak_direction == "maximize" else -1.0
+        better = entry.best is None or self.sign * value > self.sign * entry.best
+        tie_won = value == entry.best and other is not None and (
+            entry.best_tiebreak is None or tb_sign * other > tb_sign * entry.best_tiebreak)
+        if better or tie_won:
+            entry.best, entry.best_step, entry.best_tiebreak = value, step, other
 
     def record_rungs(self, record: dict[str, Any]) -> None:
         """Store the scheduler's rung check (see :mod:`hpo.execution._rung_check`) on the

@@ -70,6 +70,28 @@ def test_a_score_on_the_rung_subset_is_judged_but_never_the_trials_value(
     assert t.intermediate_values == {1: 0.95, 2: 0.8, 3: 0.9, 4: 0.85}  # the rungs see all
 
 
+@pytest.mark.parametrize(("tiebreak", "best_step"),
+                         [("", 1), (", tiebreak: loss", 2),
+                          (", tiebreak: {metric: loss, direction: maximize}", 3)])
+def test_steps_tied_at_the_best_value_are_ordered_by_the_tiebreak(
+        sqlite_url: str, tiebreak: str, best_step: int) -> None:
+    # The same accuracy after epochs 1, 2 and 3 (it happens on 400 examples): the step a
+    # pick is retrained to is the tiebreak's best, not the first.
+    spec = parse_space(SPACE.replace("value: %s", f"value: best{tiebreak}"))
+    storage = open_storage(sqlite_url)
+    study = open_study(spec, "s", storage)
+    ledger = Ledger(study, spec, define_by_run(spec), 1, None, storage=storage,
+                    lock=StudyLock(sqlite_url, "s"), driver="h:1:a")
+    ledger.start("a")
+    for step, loss in [(1, 0.49), (2, 0.47), (3, 0.62)]:
+        ledger.record("a", {**_result(step, 0.7875), "loss": loss})
+    ledger.record("a", {**_result(4, 0.5), "loss": 0.1})  # lower score: never the best
+    ledger.finish("a")
+    ledger.flush()
+    t = ledger.study.trials[0]
+    assert t.value == 0.7875 and t.user_attrs[attrs.BEST_STEP] == best_step
+
+
 def test_metric_names_kept_on_the_study_across_runs(sqlite_url: str) -> None:
     ledger = _ledger(sqlite_url, total=2)
     ledger.start("a")
