@@ -366,10 +366,10 @@ class Ledger:
         objective = self.spec.objective
         raw = result.get(objective.tiebreak or "")
         other = float(raw) if isinstance(raw, (int, float)) and math.isfinite(raw) else None
-        tb_sign = 1.0 if objective.tiebreak_direction == "maximize" else -1.0
         better = entry.best is None or self.sign * value > self.sign * entry.best
         tie_won = value == entry.best and other is not None and (
-            entry.best_tiebreak is None or tb_sign * other > tb_sign * entry.best_tiebreak)
+            entry.best_tiebreak is None
+            or objective.tiebreak_sign * other > objective.tiebreak_sign * entry.best_tiebreak)
         if better or tie_won:
             entry.best, entry.best_step, entry.best_tiebreak = value, step, other
 

@@ -161,8 +161,7 @@ class _Explaining:
         if spec.tiebreak is None or bad_value_reason(spec.metric, value) is not None \
                 or bad_value_reason(spec.tiebreak, other) is not None:
             return result
-        tb_sign = 1.0 if spec.tiebreak_direction == "maximize" else -1.0
-        nudge = spec.sign * tb_sign * 1e-6 * math.atan(float(other)) / (math.pi / 2)  # type: ignore[arg-type]
+        nudge = spec.sign * spec.tiebreak_sign * 1e-6 * math.atan(float(other)) / (math.pi / 2)  # type: ignore[arg-type]
         return {**result, spec.metric: float(value) + nudge}  # type: ignore[arg-type]
 
     def _hpo_explain(self, trial: Any, result: dict[str, Any]) -> dict[str, Any]:

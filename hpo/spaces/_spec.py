@@ -38,6 +38,11 @@ class Objective:
     def sign(self) -> float:
         return 1.0 if self.direction == "maximize" else -1.0
 
+    @property
+    def tiebreak_sign(self) -> float:
+        """+1 when a larger tiebreak value wins a tie, -1 when a smaller one does."""
+        return 1.0 if self.tiebreak_direction == "maximize" else -1.0
+
 
 @dataclass(frozen=True)
 class Component:
