@@ -21,7 +21,7 @@ from benchmarks._peers.results import (
 
 def _record(task: str, method: str, accs: list[float], *, budget: float = 600.0,
             search_s: float = 600.0, seed: int = 0, trials: int = 10) -> dict[str, Any]:
-    return {"date": "2026-12-02T06:00:00+00:00", "task": task, "method": method,
+    return {"date": "2027-01-02T06:00:00+00:00", "task": task, "method": method,
             "budget_s": budget, "search_seed": seed, "search_seconds": search_s,
             "trials": trials, "best_validation": 0.8, "retrain_seeds": list(range(len(accs))),
             "test_accuracy": accs, "versions": {"torch": "x"}}
@@ -98,3 +98,19 @@ def test_a_variant_gets_a_row_of_its_own() -> None:
     assert rows[1]["test"][0] == pytest.approx(0.76)
     table = summary_table([recipe, shipped, tried])
     assert "| rt | 600 s | hpo (3 epochs) | 1 |" in table
+
+
+def test_hpo_lines_from_before_a_shipped_space_change_count_as_the_earlier_space() -> None:
+    from benchmarks._peers.results import SHIPPED_SPACE_CHANGES
+
+    tasks, changed, earlier = SHIPPED_SPACE_CHANGES[0]
+    task = sorted(tasks)[0]
+    old = {**_record(task, "hpo", [0.70]), "date": "2026-12-01T00:00:00+00:00"}
+    new = {**_record(task, "hpo", [0.80]), "date": "2027-01-01T00:00:00+00:00"}
+    peer = {**_record(task, "ray", [0.75]), "date": "2026-12-01T00:00:00+00:00"}
+    assert old["date"] < changed < new["date"]
+    rows = {(r["method"], r["variant"]): r for r in summary_rows([old, new, peer])}
+    assert rows[("hpo", "")]["runs"] == 1
+    assert rows[("hpo", "")]["test"][0] == pytest.approx(0.80)
+    assert rows[("hpo", earlier)]["test"][0] == pytest.approx(0.70)
+    assert rows[("ray", "")]["runs"] == 1  # the peers' lines are not relabelled
