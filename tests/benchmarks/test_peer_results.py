@@ -103,14 +103,20 @@ def test_a_variant_gets_a_row_of_its_own() -> None:
 def test_hpo_lines_from_before_a_shipped_space_change_count_as_the_earlier_space() -> None:
     from benchmarks._peers.results import SHIPPED_SPACE_CHANGES
 
-    tasks, changed, earlier = SHIPPED_SPACE_CHANGES[0]
+    tasks, changed, earlier, promoted = SHIPPED_SPACE_CHANGES[0]
     task = sorted(tasks)[0]
     old = {**_record(task, "hpo", [0.70]), "date": "2026-12-01T00:00:00+00:00"}
     new = {**_record(task, "hpo", [0.80]), "date": "2027-01-01T00:00:00+00:00"}
+    tried = {**old, "variant": promoted, "test_accuracy": [0.90]}
+    other = {**old, "variant": "something else", "test_accuracy": [0.60]}
     peer = {**_record(task, "ray", [0.75]), "date": "2026-12-01T00:00:00+00:00"}
     assert old["date"] < changed < new["date"]
-    rows = {(r["method"], r["variant"]): r for r in summary_rows([old, new, peer])}
-    assert rows[("hpo", "")]["runs"] == 1
-    assert rows[("hpo", "")]["test"][0] == pytest.approx(0.80)
+    rows = {(r["method"], r["variant"]): r
+            for r in summary_rows([old, new, tried, other, peer])}
+    assert set(rows) == {("hpo", ""), ("hpo", earlier), ("hpo", "something else"),
+                         ("ray", "")}
+    assert rows[("hpo", "")]["runs"] == 2  # the promoted variant's run and the new one
+    assert rows[("hpo", "")]["test"][0] == pytest.approx(0.85)
+    assert rows[("hpo", "something else")]["test"][0] == pytest.approx(0.60)
     assert rows[("hpo", earlier)]["test"][0] == pytest.approx(0.70)
     assert rows[("ray", "")]["runs"] == 1  # the peers' lines are not relabelled
