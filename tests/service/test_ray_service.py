@@ -208,7 +208,9 @@ def test_restart_resumes_the_running_job_and_starts_the_queued_one(tmp_path: Pat
     (tmp_path / "work").mkdir()
     first = Server(tmp_path / "work", storage, "--max-running", "1")
     try:
-        long_text = space_text("svc-ray-a", trials=6, steps=4, sleep=0.5)
+        # 8 s trials: the clean stop below must find attempt 2 mid-search. With 2 s
+        # trials a loaded CI host finished the search before the stop reached it.
+        long_text = space_text("svc-ray-a", trials=6, steps=4, sleep=2.0)
         _, a = call(first.base, "POST", "/api/v1/searches",
                     {"space": long_text, "test_score": False, "stale_after": 4})
         _, b = call(first.base, "POST", "/api/v1/searches",
