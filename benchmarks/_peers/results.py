@@ -26,15 +26,20 @@ _T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 
 #: A search "ended within its budget" when its wall time is at most this much over it.
 BUDGET_TOLERANCE = 0.05
 METHODS = ("hpo", "ray", "trainer", "recipe")
-#: When the space hpo runs for a task changed: the tasks, the change's time, the earlier
-#: space's label, and the variant that became the shipped space. An hpo line without a
-#: variant from before the change ran the earlier space, so it is shown under that label;
-#: lines of the promoted variant ran what is shipped now, so they count as the shipped
-#: row. The lines themselves stay as they were written.
-SHIPPED_SPACE_CHANGES: tuple[tuple[frozenset[str], str, str, str], ...] = (
+#: When the space hpo runs for a task changed, oldest first: the tasks, the change's
+#: time, the earlier space's label, and the variant that became the shipped space. An
+#: hpo line without a variant from before the change ran the earlier space, so it is
+#: shown under that label; lines of the promoted variant ran what was shipped from then
+#: on, so they count as the shipped row until a later change relabels them in turn. The
+#: lines themselves stay as they were written.
+ShippedSpaceChange = tuple[frozenset[str], str, str, str]
+SHIPPED_SPACE_CHANGES: tuple[ShippedSpaceChange, ...] = (
     (frozenset({"rt", "fortunes"}), "2026-12-07T17:00:00+00:00",
      "2-epoch space, shipped until 2026-12-07",
      "3 epochs, rf 3, no constant, stratified start-up, batches grouped by length"),
+    (frozenset({"rt", "fortunes"}), "2026-12-07T20:45:00+00:00",
+     "3-epoch space scored by best evaluation, shipped 2026-12-07",
+     "shipped shape, scored by last evaluation"),
 )
 
 
@@ -112,20 +117,21 @@ def _fmt(mean: float, half: float, signed: bool = False) -> str:
     return value if math.isnan(half) else f"{value} ± {half:.4f}"
 
 
-def variant_of(rec: dict[str, Any]) -> str:
+def variant_of(rec: dict[str, Any],
+               changes: tuple[ShippedSpaceChange, ...] = SHIPPED_SPACE_CHANGES) -> str:
     """The line's variant as the summary groups it (see :data:`SHIPPED_SPACE_CHANGES`):
-    ``""`` for the space shipped now, the earlier space's label, or the line's own."""
+    ``""`` for the space shipped now, an earlier space's label, or the line's own."""
     variant = str(rec.get("variant") or "")
     if rec["method"] != "hpo":
         return variant
     when = datetime.fromisoformat(rec["date"])
-    for tasks, changed, earlier, promoted in SHIPPED_SPACE_CHANGES:
+    for tasks, changed, earlier, promoted in changes:  # oldest first: labels chain
         if rec["task"] not in tasks:
             continue
         if variant == promoted:
-            return ""
-        if not variant and when < datetime.fromisoformat(changed):
-            return earlier
+            variant = ""  # what this change shipped, until a later one
+        elif not variant and when < datetime.fromisoformat(changed):
+            variant = earlier
     return variant
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import statistics
 import threading
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from benchmarks._peers.results import (
     read_lines,
     summary_rows,
     summary_table,
+    variant_of,
 )
 
 
@@ -103,13 +105,15 @@ def test_a_variant_gets_a_row_of_its_own() -> None:
 def test_hpo_lines_from_before_a_shipped_space_change_count_as_the_earlier_space() -> None:
     from benchmarks._peers.results import SHIPPED_SPACE_CHANGES
 
-    tasks, changed, earlier, promoted = SHIPPED_SPACE_CHANGES[0]
+    tasks, changed, earlier, promoted = SHIPPED_SPACE_CHANGES[-1]
     task = sorted(tasks)[0]
-    old = {**_record(task, "hpo", [0.70]), "date": "2026-12-01T00:00:00+00:00"}
+    # A minute before the latest change: after every earlier one, so only it applies.
+    before = (datetime.fromisoformat(changed) - timedelta(minutes=1)).isoformat()
+    old = {**_record(task, "hpo", [0.70]), "date": before}
     new = {**_record(task, "hpo", [0.80]), "date": "2027-01-01T00:00:00+00:00"}
     tried = {**old, "variant": promoted, "test_accuracy": [0.90]}
     other = {**old, "variant": "something else", "test_accuracy": [0.60]}
-    peer = {**_record(task, "ray", [0.75]), "date": "2026-12-01T00:00:00+00:00"}
+    peer = {**_record(task, "ray", [0.75]), "date": before}
     assert old["date"] < changed < new["date"]
     rows = {(r["method"], r["variant"]): r
             for r in summary_rows([old, new, tried, other, peer])}
@@ -120,3 +124,21 @@ def test_hpo_lines_from_before_a_shipped_space_change_count_as_the_earlier_space
     assert rows[("hpo", "something else")]["test"][0] == pytest.approx(0.60)
     assert rows[("hpo", earlier)]["test"][0] == pytest.approx(0.70)
     assert rows[("ray", "")]["runs"] == 1  # the peers' lines are not relabelled
+
+
+def test_shipped_space_changes_chain_oldest_first() -> None:
+    changes = ((frozenset({"rt"}), "2026-01-10T00:00:00+00:00", "space A", "tried B"),
+               (frozenset({"rt"}), "2026-01-20T00:00:00+00:00", "space B", "tried C"))
+
+    def label(date: str, variant: str = "", task: str = "rt") -> str:
+        rec = {**_record(task, "hpo", [0.8]), "date": f"2026-01-{date}T00:00:00+00:00",
+               "variant": variant}
+        return variant_of(rec, changes)
+
+    assert label("05") == "space A"  # ran what was shipped before the first change
+    assert label("15") == "space B"  # the shipped space between the changes
+    assert label("25") == ""
+    assert label("05", "tried B") == "space B"  # promoted, then replaced in turn
+    assert label("15", "tried C") == ""
+    assert label("05", "tried D") == "tried D"
+    assert label("05", task="fmnist") == ""  # its space never changed
