@@ -54,7 +54,12 @@ def _serve(args: argparse.Namespace) -> int:
     def _stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt  # SIGTERM ends the server as Ctrl-C does, cleanly
 
-    signal.signal(signal.SIGTERM, _stop)
+    # SIGINT too, explicitly, as `hpo run` does: Python installs its own SIGINT handler
+    # only when the process did not inherit SIGINT ignored, and a server started with
+    # `&` from a script or by nohup inherits it ignored, so Ctrl-C or `kill -INT` would
+    # never reach it.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _stop)
     try:
         service.start()
     except KeyboardInterrupt:

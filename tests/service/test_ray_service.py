@@ -53,8 +53,8 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class Server:
@@ -68,13 +68,13 @@ class Server:
         self.log = open(cwd.parent / f"{cwd.name}-serve-{self.port}.log", "w")
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
         env.pop("RAY_ADDRESS", None)
-        # SIGINT as the default: a shell running pytest in the background (`cmd &`, no job
-        # control) starts it with SIGINT ignored, the server would inherit that, and
-        # :meth:`stop` (a SIGINT) would never reach it.
+        # Started with SIGINT ignored, as a shell without job control starts `cmd &` and
+        # nohup does: the server must still take :meth:`stop`'s SIGINT as a clean stop
+        # (the restart test fails otherwise: the second server runs its search to the end).
         self.proc = subprocess.Popen(
             [*HPO, "serve", "--port", str(self.port), "--storage", storage, "--num-cpus", "2",
              *extra], cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-            preexec_fn=_default_sigint)
+            preexec_fn=_ignore_sigint)
         deadline = time.monotonic() + 150
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
