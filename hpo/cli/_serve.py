@@ -56,8 +56,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     # SIGINT too, explicitly, as `hpo run` does: Python installs its own SIGINT handler
     # only when the process did not inherit SIGINT ignored, and a server started with
-    # `&` from a script or by nohup inherits it ignored, so Ctrl-C or `kill -INT` would
-    # never reach it.
+    # `&` by a shell without job control (a script) inherits it ignored, so `kill -INT`
+    # would never reach it. A second signal during close() interrupts the clean-up, as
+    # a second Ctrl-C does anywhere.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _stop)
     try:

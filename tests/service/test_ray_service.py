@@ -68,8 +68,8 @@ class Server:
         self.log = open(cwd.parent / f"{cwd.name}-serve-{self.port}.log", "w")
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
         env.pop("RAY_ADDRESS", None)
-        # Started with SIGINT ignored, as a shell without job control starts `cmd &` and
-        # nohup does: the server must still take :meth:`stop`'s SIGINT as a clean stop
+        # Started with SIGINT ignored, as a shell without job control starts `cmd &`:
+        # the server must still take :meth:`stop`'s SIGINT as a clean stop
         # (the restart test fails otherwise: the second server runs its search to the end).
         self.proc = subprocess.Popen(
             [*HPO, "serve", "--port", str(self.port), "--storage", storage, "--num-cpus", "2",
