@@ -125,12 +125,13 @@ def variant_of(rec: dict[str, Any],
     if rec["method"] != "hpo":
         return variant
     when = datetime.fromisoformat(rec["date"])
+    promoted_run = False  # a promoted variant's run: later changes replace it, whenever it ran
     for tasks, changed, earlier, promoted in changes:  # oldest first: labels chain
         if rec["task"] not in tasks:
             continue
         if variant == promoted:
-            variant = ""  # what this change shipped, until a later one
-        elif not variant and when < datetime.fromisoformat(changed):
+            variant, promoted_run = "", True  # what this change shipped, until a later one
+        elif not variant and (promoted_run or when < datetime.fromisoformat(changed)):
             variant = earlier
     return variant
 

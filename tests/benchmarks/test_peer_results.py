@@ -139,6 +139,7 @@ def test_shipped_space_changes_chain_oldest_first() -> None:
     assert label("15") == "space B"  # the shipped space between the changes
     assert label("25") == ""
     assert label("05", "tried B") == "space B"  # promoted, then replaced in turn
+    assert label("25", "tried B") == "space B"  # run again after its replacement
     assert label("15", "tried C") == ""
     assert label("05", "tried D") == "tried D"
     assert label("05", task="fmnist") == ""  # its space never changed
