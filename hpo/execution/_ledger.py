@@ -88,8 +88,14 @@ class Entry:
     best: float | None = None
     best_step: int | None = None
     best_tiebreak: float | None = None  # the tiebreak metric at best_step, when the space has one
-    last: float | None = None
+    last: float | None = None  # the last reported score, a rung subset's included
     last_step: int = 0
+    # The last score on the whole validation split and its step: the trial's value and
+    # hpo:best_step under ``objective.value: last``. A rung subset's score (evaluations
+    # before an epoch's end) can be the last report when budget.max_steps ends a trial
+    # mid-epoch; like a best value, the stored value never comes from the subset.
+    scored: float | None = None
+    scored_step: int | None = None
     stop: dict[str, Any] | None = None
     fail: str | None = None
     worker: str | None = None
@@ -341,6 +347,7 @@ class Ledger:
             # A score on the validation subset feeds the scheduler's rung (it is reported
             # to Optuna as the step's value) but never becomes the trial's value.
             if not result.get(RUNG_ONLY_KEY):
+                entry.scored, entry.scored_step = value, step
                 self._note_best(entry, value, step, result)
 
         def write() -> None:
@@ -564,9 +571,12 @@ class Ledger:
         trial = entry.trial
         user_attrs: dict[str, Any] = {attrs.STEP: entry.last_step,
                                       attrs.VALUE_MODE: self.value_mode}
-        if entry.best_step is not None:
-            user_attrs[attrs.BEST_STEP] = (entry.best_step if self.value_mode == "best"
-                                           else entry.last_step)
+        if self.value_mode == "best":
+            value, value_step = entry.best, entry.best_step
+        else:
+            value, value_step = entry.scored, entry.scored_step
+        if value_step is not None:
+            user_attrs[attrs.BEST_STEP] = value_step
         if entry.stop is not None and state_name == "PRUNED":
             user_attrs[attrs.STOP] = entry.stop
         if entry.fail is not None:
@@ -577,7 +587,6 @@ class Ledger:
             user_attrs[attrs.INFEASIBLE] = True
         if entry.retries:
             user_attrs[attrs.RETRIES] = [dict(item) for item in entry.retries]
-        value = entry.best if self.value_mode == "best" else entry.last
         study = self.study
 
         def write() -> None:

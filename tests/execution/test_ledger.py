@@ -116,7 +116,28 @@ def test_last_value_mode(sqlite_url: str) -> None:
         ledger.record("a", _result(step, score))
     ledger.finish("a")
     ledger.flush()
-    assert ledger.study.trials[0].value == 0.7
+    t = ledger.study.trials[0]
+    assert t.value == 0.7 and t.user_attrs[attrs.BEST_STEP] == 3
+    assert t.user_attrs[attrs.VALUE_MODE] == "last"
+
+
+def test_last_value_mode_never_takes_a_rung_subset_score(sqlite_url: str) -> None:
+    # budget.max_steps 3 with two evaluations per epoch ends the trial on a mid-epoch
+    # report scored on the rung subset: the value and the step it is retrained to are
+    # those of the last whole-split evaluation.
+    from hpo.trainables._wrap import RUNG_ONLY_KEY
+
+    ledger = _ledger(sqlite_url, value="last")
+    ledger.start("a")
+    ledger.record("a", {**_result(1, 0.6), RUNG_ONLY_KEY: 1.0})
+    ledger.record("a", _result(2, 0.7))
+    ledger.record("a", {**_result(3, 0.95), RUNG_ONLY_KEY: 1.0})
+    ledger.finish("a")
+    ledger.flush()
+    t = ledger.study.trials[0]
+    assert t.state == TrialState.COMPLETE and t.value == 0.7
+    assert t.user_attrs[attrs.BEST_STEP] == 2 and t.user_attrs[attrs.STEP] == 3
+    assert t.intermediate_values == {1: 0.6, 2: 0.7, 3: 0.95}
 
 
 def test_stopped_trial_is_pruned_with_explanation(sqlite_url: str) -> None:
