@@ -99,7 +99,11 @@ def run_one(task_name: str, method: str, budget: float, seed: int, retrain_seeds
 
     task = get_task(task_name, quick=quick)
     if space is not None:
-        task = dataclasses.replace(task, space=str(space.resolve()))
+        # Recorded in the results: relative to the checkout when inside it, so lines
+        # from different clones name the same file alike.
+        resolved = space.resolve()
+        shown = resolved.relative_to(ROOT) if resolved.is_relative_to(ROOT) else resolved
+        task = dataclasses.replace(task, space=str(shown))
     module = _method(method)
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     with contextlib.ExitStack() as stack:
