@@ -129,7 +129,7 @@ def test_last_value_mode_never_takes_a_rung_subset_score(sqlite_url: str) -> Non
 
     ledger = _ledger(sqlite_url, value="last")
     ledger.start("a")
-    ledger.record("a", {**_result(1, 0.6), RUNG_ONLY_KEY: 1.0})
+    ledger.record("a", _result(1, 0.8))  # the best whole-split score, not the last
     ledger.record("a", _result(2, 0.7))
     ledger.record("a", {**_result(3, 0.95), RUNG_ONLY_KEY: 1.0})
     ledger.finish("a")
@@ -137,7 +137,7 @@ def test_last_value_mode_never_takes_a_rung_subset_score(sqlite_url: str) -> Non
     t = ledger.study.trials[0]
     assert t.state == TrialState.COMPLETE and t.value == 0.7
     assert t.user_attrs[attrs.BEST_STEP] == 2 and t.user_attrs[attrs.STEP] == 3
-    assert t.intermediate_values == {1: 0.6, 2: 0.7, 3: 0.95}
+    assert t.intermediate_values == {1: 0.8, 2: 0.7, 3: 0.95}
 
 
 def test_stopped_trial_is_pruned_with_explanation(sqlite_url: str) -> None:
