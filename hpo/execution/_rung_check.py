@@ -12,10 +12,14 @@ never moves back within a run, so every decision stays explainable.
 Which trials are compared: every finished trial with a score at the rung and at a later
 step. The later step is the end (``max_t``) once :data:`MIN_PAIRS` of them got there,
 else the furthest step that many reached, so a check can act before many trials have
-run to the end. Either way the sample is truncated: a trial past a rung had survived it,
-and a ranking measured among survivors alone correlates less than over every trial. The
-error this invites is to move the first rung when it did not need moving, which costs
-epochs; the one it prevents, stopping configs that would have won, costs the result.
+run to the end. The later score must be on the whole validation split: a report before
+an epoch's end scores a fixed subset (it feeds a rung only), and when
+``budget.max_steps`` ends a trial mid-epoch its furthest step is such a report, so the
+furthest whole-split step stands for the end instead. Either way the sample is
+truncated: a trial past a rung had survived it, and a ranking measured among survivors
+alone correlates less than over every trial. The error this invites is to move the
+first rung when it did not need moving, which costs epochs; the one it prevents,
+stopping configs that would have won, costs the result.
 
 Spearman's correlation does not depend on the direction (ranking both sides the other
 way round leaves it unchanged), so minimised objectives need nothing special. Ties, as at
@@ -25,7 +29,7 @@ the majority-class rate, take the average of the ranks they span.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -41,6 +45,8 @@ NOT_PREDICTIVE = "not predictive"
 UNDECIDED = "undecided"  # too few trials yet, or no ranking to predict (all ended equal)
 
 History = Sequence[tuple[float, float]]
+#: Per trial, the steps whose score is on a subset of the validation split.
+Partial = Mapping[str, Collection[float]]
 
 
 def milestones(grace_period: float, reduction_factor: float, max_t: float) -> tuple[int, ...]:
@@ -108,15 +114,24 @@ def _by_step(history: History) -> dict[float, float]:
 
 
 def fit_rung(histories: Mapping[str, History], rung: int, max_t: int,
-             threshold: float = THRESHOLD, min_pairs: int = MIN_PAIRS) -> RungFit:
+             threshold: float = THRESHOLD, min_pairs: int = MIN_PAIRS,
+             partial: Partial | None = None) -> RungFit:
     """The ranking at ``rung`` against the ranking at the furthest step (at most
-    ``max_t``) that ``min_pairs`` of the trials scored at ``rung`` reached."""
-    scored = [by for by in map(_by_step, histories.values()) if rung in by]
-    furthest = sorted((max(by) for by in scored if max(by) > rung), reverse=True)
+    ``max_t``) that ``min_pairs`` of the trials scored at ``rung`` reached with a score
+    on the whole validation split (``partial`` names each trial's other steps)."""
+    partial = partial or {}
+    scored = []  # (scores by step, the steps scored on the whole split)
+    for tid, history in histories.items():
+        by = _by_step(history)
+        if rung in by:
+            subset = partial.get(tid, ())
+            scored.append((by, {s for s in by if s not in subset}))
+    furthest = sorted((max(whole) for by, whole in scored
+                       if whole and max(whole) > rung), reverse=True)
     if len(furthest) < min_pairs:
         return RungFit(rung, None, len(furthest), None, UNDECIDED)
     against = min(int(furthest[min_pairs - 1]), max_t)
-    pairs = [(by[rung], by[against]) for by in scored if against in by]
+    pairs = [(by[rung], by[against]) for by, whole in scored if against in whole]
     if len(pairs) < min_pairs:
         # Only a history with a gap (a retried attempt) can get here.
         return RungFit(rung, against, len(pairs), None, UNDECIDED)
@@ -131,10 +146,12 @@ def fit_rung(histories: Mapping[str, History], rung: int, max_t: int,
 
 
 def check_rungs(histories: Mapping[str, History], rungs: Sequence[int], max_t: int,
-                threshold: float = THRESHOLD, min_pairs: int = MIN_PAIRS) -> RungCheck:
+                threshold: float = THRESHOLD, min_pairs: int = MIN_PAIRS,
+                partial: Partial | None = None) -> RungCheck:
     """Every rung's fit over the finished trials' ``(step, value)`` histories, and the
     first rung not judged :data:`NOT_PREDICTIVE` (every rung below it is)."""
-    fits = tuple(fit_rung(histories, r, max_t, threshold, min_pairs) for r in sorted(rungs))
+    fits = tuple(fit_rung(histories, r, max_t, threshold, min_pairs, partial)
+                 for r in sorted(rungs))
     first = next((f.rung for f in fits if f.verdict != NOT_PREDICTIVE), max_t)
     return RungCheck(fits, first)
 
@@ -162,6 +179,7 @@ class FirstRung:
     step: int = field(init=False)
     moves: list[dict[str, Any]] = field(init=False, default_factory=list)
     histories: dict[str, list[tuple[float, float]]] = field(init=False, default_factory=dict)
+    partial: dict[str, frozenset[float]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rungs = tuple(sorted(self.rungs))
@@ -178,16 +196,20 @@ class FirstRung:
         """Whether a stop at ``step`` comes before the first rung, so is not made."""
         return step < self.step
 
-    def finished(self, trial_id: str, history: History,
-                 now: float) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
-        """A trial ended with these ``(step, value)`` results: (the record to store, the
-        move made or None); None when the trial adds nothing to judge by (it ended at or
-        before the first rung, so no rung from there on gains a pair)."""
+    def finished(self, trial_id: str, history: History, now: float,
+                 partial: Collection[float] = ()
+                 ) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+        """A trial ended with these ``(step, value)`` results, those at the ``partial``
+        steps scored on a validation subset: (the record to store, the move made or
+        None); None when the trial adds nothing to judge by (it ended at or before the
+        first rung, so no rung from there on gains a pair)."""
         self.histories[trial_id] = list(history)
+        if partial:
+            self.partial[trial_id] = frozenset(partial)
         if not history or max(step for step, _ in history) <= self.step:
             return None
         check = check_rungs(self.histories, self.rungs, self.max_t,
-                            self.threshold, self.min_pairs)
+                            self.threshold, self.min_pairs, self.partial)
         move = None
         if check.first_rung > self.step:
             passed = [asdict(f) for f in check.fits if self.step <= f.rung < check.first_rung]

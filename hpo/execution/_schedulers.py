@@ -36,7 +36,7 @@ import numpy as np
 
 from hpo.execution._ledger import RAY_KEYS, Ledger, bad_value_reason
 from hpo.execution._rung_check import FirstRung, milestones
-from hpo.trainables._wrap import INFEASIBLE_KEY
+from hpo.trainables._wrap import INFEASIBLE_KEY, RUNG_ONLY_KEY
 
 if TYPE_CHECKING:
     from ray.tune.schedulers import TrialScheduler
@@ -52,7 +52,8 @@ class _Explaining:
     """Mixin over a Ray scheduler; ``make_scheduler`` gives it ``ledger`` and ``hpo_name``.
 
     ``_hpo_seen`` maps each trial id to the ``(step, value)`` pairs handed to Ray's
-    scheduler, in order: the same results Ray itself records, with the same values.
+    scheduler, in order: the same results Ray itself records, with the same values;
+    ``_hpo_subset_steps`` the steps among them scored on a validation subset.
     """
 
     ledger: Ledger
@@ -61,12 +62,14 @@ class _Explaining:
     _hpo_sign: float = 1.0  # +1 maximise, -1 minimise
     _hpo_max_t: float = math.inf
     _hpo_seen: dict[str, list[tuple[float, float]]]
+    _hpo_subset_steps: dict[str, set[float]]
 
     def _hpo_setup(self, metric: str | None, mode: str | None, max_t: float) -> None:
         self._hpo_metric = metric
         self._hpo_sign = -1.0 if mode == "min" else 1.0
         self._hpo_max_t = max_t
         self._hpo_seen = {}
+        self._hpo_subset_steps = {}
 
     def on_trial_result(self, controller: Any, trial: Any, result: dict[str, Any]) -> str:
         from ray.tune.schedulers import TrialScheduler
@@ -148,6 +151,8 @@ class _Explaining:
         self._hpo_seen.setdefault(trial.trial_id, []).append(
             (float(seen[TIME_ATTR]), float(seen[metric]))
         )
+        if seen.get(RUNG_ONLY_KEY):
+            self._hpo_subset_steps.setdefault(trial.trial_id, set()).add(float(seen[TIME_ATTR]))
 
     def _hpo_with_tiebreak(self, result: dict[str, Any]) -> dict[str, Any]:
         """The result as the scheduler sees it: ties on the objective cut by a second metric.
@@ -222,7 +227,8 @@ def _asha_class() -> type:
             # The scores as this scheduler judged them, tie-break included: the check
             # measures the ranking its stops were made by.
             news = first.finished(trial.trial_id, self._hpo_seen.get(trial.trial_id, []),
-                                  self.ledger.clock.time())
+                                  self.ledger.clock.time(),
+                                  self._hpo_subset_steps.get(trial.trial_id, ()))
             if news is None:
                 return
             record, move = news

@@ -26,6 +26,7 @@ from hpo.execution._rung_check import (
 from hpo.execution._schedulers import make_scheduler
 from hpo.spaces import Component, define_by_run, parse_space
 from hpo.storage import attrs, open_study
+from hpo.trainables._wrap import RUNG_ONLY_KEY
 
 SPACE = """\
 trainable: synthetic
@@ -128,6 +129,25 @@ def test_compares_with_the_furthest_step_enough_trials_reached() -> None:
     assert fit.against == 2 and fit.pairs == 6 and fit.verdict == NOT_PREDICTIVE
 
 
+def test_compares_with_the_furthest_whole_split_score_not_a_subset_one() -> None:
+    # budget.max_steps ended six trials at step 3, mid-epoch: their step-3 scores are on
+    # the rung subset and rank as step 1 does; their whole-split scores at step 2 rank
+    # the other way round. The rung is judged against step 2.
+    curves = [[0.5 + 0.01 * i, 0.8 - 0.01 * i, 0.6 + 0.01 * i] for i in range(6)]
+    histories = _runs(*curves)
+    subset = {tid: {3.0} for tid in histories}
+    (fit,) = check_rungs(histories, [1], max_t=4, partial=subset).fits
+    assert fit.against == 2 and fit.rho == pytest.approx(-1.0)
+    assert fit.verdict == NOT_PREDICTIVE
+    # Without knowing which steps are subset scores it would compare with step 3.
+    (blind,) = check_rungs(histories, [1], max_t=4).fits
+    assert blind.against == 3 and blind.verdict == PREDICTIVE
+    # A trial whose only later scores are on the subset adds no pair.
+    (few,) = check_rungs(histories, [1], max_t=4,
+                         partial={**subset, "t0": {2.0, 3.0}}).fits
+    assert few.pairs == 5
+
+
 def test_first_rung_moves_only_later_and_says_so_once() -> None:
     first = FirstRung((1, 2), max_t=3)
     reversed_ = [[0.6 - 0.02 * i, 0.5 + 0.03 * i, 0.6 + 0.03 * i] for i in range(6)]
@@ -224,6 +244,29 @@ def test_without_the_check_ray_stops_at_the_first_rung(sqlite_url: str) -> None:
     assert _report(ledger, sched, "late", 1, 0.30) == TrialScheduler.STOP
     ledger.flush()
     assert attrs.RUNGS not in ledger.study.user_attrs
+
+
+def test_the_scheduler_tells_the_check_which_scores_are_on_the_subset(
+        sqlite_url: str) -> None:
+    # As _slow_starters, but every trial ends at step 3 with a subset score that ranks as
+    # step 1 does: judged against it, rung 1 would look predictive and stay.
+    ledger, sched = _setup(sqlite_url)
+    tids = [f"t{i}" for i in range(6)]
+    for i, tid in enumerate(tids):
+        _report(ledger, sched, tid, 1, 0.50 + 0.01 * i)
+    for i, tid in reversed(list(enumerate(tids))):
+        _report(ledger, sched, tid, 2, 0.80 - 0.01 * i)
+    for i, tid in enumerate(tids):
+        trial = FakeTrial(tid)
+        result = {"training_iteration": 3, "accuracy": 0.6 + 0.01 * i, RUNG_ONLY_KEY: 1.0}
+        sched.on_trial_result(None, trial, result)
+        ledger.record(tid, result)
+        sched.on_trial_complete(None, trial, result)
+        ledger.finish(tid)
+    ledger.flush()
+    record = ledger.study.user_attrs[attrs.RUNGS]
+    (move,) = record["moves"]
+    assert (move["from"], move["to"]) == (1, 2) and move["fits"][0]["against"] == 2
 
 
 def test_the_move_is_stored_on_the_study_and_a_later_run_keeps_it(sqlite_url: str) -> None:
