@@ -133,7 +133,8 @@ def fit_rung(histories: Mapping[str, History], rung: int, max_t: int,
     against = min(int(furthest[min_pairs - 1]), max_t)
     pairs = [(by[rung], by[against]) for by, whole in scored if against in whole]
     if len(pairs) < min_pairs:
-        # Only a history with a gap (a retried attempt) can get here.
+        # A history with a gap (a retried attempt), or trials that scored ``against``
+        # on the subset (another evals_per_epoch), can get here.
         return RungFit(rung, against, len(pairs), None, UNDECIDED)
     at_rung, later = [p[0] for p in pairs], [p[1] for p in pairs]
     rho = spearman(at_rung, later)
